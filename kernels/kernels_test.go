@@ -47,11 +47,9 @@ func gradCheck(t *testing.T, inputs []*Matrix, forward func() mat.Tensor) {
 	}
 	for k, in := range inputs {
 		x := Values(in)
-		var grad []float32
-		if g := in.Grad(); g != nil {
-			grad = g.Value().Data().F32()
-		} else {
-			grad = make([]float32, len(x))
+		grad := make([]float32, len(x))
+		if in.HasGrad() {
+			grad = Values(in.Grad())
 		}
 		idx := r.Perm(len(x))
 		if len(idx) > 40 {

@@ -148,3 +148,12 @@ func attnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, sca
 		fp(probs), fp(dctx), C.float(scale), fp(dq), fp(dk), fp(dv), C.uint32_t(seed), C.uint32_t(threshold),
 		C.float(dscale), fp(work))
 }
+
+func adamW(p, g, m, v []float32, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt float32) {
+	C.ht_adamw(C.long(len(p)), fp(p), fp(g), fp(m), fp(v), C.float(b1), C.float(c1), C.float(b2), C.float(c2),
+		C.float(eps), C.float(decay), C.float(stepSize), C.float(bc2Sqrt))
+}
+
+func sumSq(x []float32) float64 { return float64(C.ht_sumsq(C.long(len(x)), fp(x))) }
+
+func scale(x []float32, a float32) { C.ht_scale(C.long(len(x)), fp(x), C.float(a)) }

@@ -44,3 +44,10 @@ func attnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask []float32, scale floa
 func attnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv []float32, seed, threshold uint32, dscale float32, work []float32) {
 	refAttnBwd(bh0, bh1, S, heads, hd, ld, q, k, v, probs, dctx, scale, dq, dk, dv, seed, threshold, dscale, work)
 }
+
+func adamW(p, g, m, v []float32, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt float32) {
+	refAdamW(p, g, m, v, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt)
+}
+
+func sumSq(x []float32) float64    { return refSumSq(x) }
+func scale(x []float32, a float32) { refScale(x, a) }

@@ -255,3 +255,27 @@ func refAttnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, 
 		refGemm(true, false, S, hd, S, scale, dP, S, q[base:], ld, 0, dk[base:], ld)
 	}
 }
+
+func refAdamW(p, g, m, v []float32, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt float32) {
+	for i, gi := range g {
+		pi := p[i] * decay
+		mi := m[i]*b1 + c1*gi
+		vi := v[i]*b2 + c2*gi*gi
+		m[i], v[i] = mi, vi
+		p[i] = pi + -stepSize*mi/(float32(math.Sqrt(float64(vi)))/bc2Sqrt+eps)
+	}
+}
+
+func refSumSq(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return s
+}
+
+func refScale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}

@@ -379,3 +379,37 @@ HT_CLONES static void ht_attn_bwd(long bh0, long bh1, long S, long heads, long h
 		ht_sgemm(1, 0, (int)S, (int)hd, (int)S, scale, dP, (int)S, q + base, (int)ld, 0.0f, dk + base, (int)ld);
 	}
 }
+
+// ---------------------------------------------------------------- optimiser
+
+// ht_adamw applies one AdamW step to n parameters, in the order of
+// operations of torch.optim.AdamW (single-tensor path):
+//   p *= decay;  m = m*b1 + c1*g;  v = v*b2 + c2*g*g;
+//   p += -step_size * m / (sqrt(v)/bc2_sqrt + eps)
+// with c1 = 1-b1, c2 = 1-b2, decay = 1 - lr*weight_decay and step_size =
+// lr/(1 - b1^t), all computed in double by the caller as PyTorch does (1-b2
+// rounded from double is not 1 minus b2 rounded).
+HT_CLONES static void ht_adamw(long n, float *p, const float *g, float *m, float *v, float b1, float c1, float b2,
+                               float c2, float eps, float decay, float step_size, float bc2_sqrt) {
+	for (long i = 0; i < n; i++) {
+		float gi = g[i];
+		float pi = p[i] * decay;
+		float mi = m[i] * b1 + c1 * gi;
+		float vi = v[i] * b2 + c2 * gi * gi;
+		m[i] = mi;
+		v[i] = vi;
+		p[i] = pi + -step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+	}
+}
+
+// ht_sumsq returns the sum of squares of x, accumulated in double.
+HT_CLONES static double ht_sumsq(long n, const float *x) {
+	double s = 0.0;
+	for (long i = 0; i < n; i++) s += (double)x[i] * (double)x[i];
+	return s;
+}
+
+// ht_scale multiplies x by a in place.
+HT_CLONES static void ht_scale(long n, float *x, float a) {
+	for (long i = 0; i < n; i++) x[i] *= a;
+}
