@@ -1,11 +1,20 @@
 // Native kernels of hiertune: the BLAS binding and the fused element-wise and
 // attention kernels. This file is compiled once, through the cgo preamble of
-// kernels/native_cgo.go; the pure-Go reference of every function here is in
-// kernels/ref.go, and the tests compare the two.
+// native_cgo.go. It is a header in the package directory, not a .c file, so
+// that the go command tracks it (edits trigger a rebuild) and a purego build
+// with cgo on ignores it. The pure-Go reference of every function here is in
+// ref.go, and the tests compare the two.
 //
 // The element-wise loops are written to be auto-vectorised (no calls, no
 // branches in the hot loops); on x86-64 GCC builds an AVX-512, an AVX2+FMA and
 // a baseline clone of each and picks one at load time (target_clones).
+
+#if defined(__GNUC__) && !defined(__clang__)
+// sqrtf and logf need not set errno here; without this the compiler keeps a
+// library call beside each sqrt instruction and cannot vectorise the loop.
+// (The go command does not accept -fno-math-errno as a cgo flag.)
+#pragma GCC optimize("no-math-errno")
+#endif
 
 #include <dlfcn.h>
 #include <math.h>
@@ -65,6 +74,11 @@ static void ht_sgemm(int ta, int tb, int m, int n, int k, float alpha, const flo
 
 // ---------------------------------------------------------------- scalar math
 
+// HT_MIN and HT_MAX compile to single min/max instructions; fminf and fmaxf,
+// with their NaN rules, are library calls that stop vectorisation.
+#define HT_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define HT_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 static inline float ht_bits_to_float(uint32_t u) {
 	float f;
 	memcpy(&f, &u, 4);
@@ -81,7 +95,7 @@ static inline uint32_t ht_float_to_bits(float f) {
 // and a degree-6 polynomial. It returns exactly 0 below -87.3, where expf
 // underflows, so masked attention scores get exactly zero probability.
 static inline float ht_exp(float x) {
-	float xc = fminf(fmaxf(x, -87.3f), 88.3f);
+	float xc = HT_MIN(HT_MAX(x, -87.3f), 88.3f);
 	float t = xc * 1.44269504088896341f + 12582912.0f; // round to nearest via 1.5*2^23
 	int32_t ni = (int32_t)(ht_float_to_bits(t) - 0x4B400000u);
 	float n = t - 12582912.0f;
@@ -101,7 +115,7 @@ static inline float ht_exp(float x) {
 // ht_erf is erf(x) within 4e-7 absolute (the rational approximation used by
 // Eigen and XLA, clamped to [-4, 4]).
 static inline float ht_erf(float a) {
-	float x = fminf(fmaxf(a, -4.0f), 4.0f);
+	float x = HT_MIN(HT_MAX(a, -4.0f), 4.0f);
 	float x2 = x * x;
 	float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
 	p = p * x2 + -2.10102402082508e-06f;
@@ -270,7 +284,7 @@ HT_CLONES static void ht_colsum_acc(long r0, long r1, long cols, const float *x,
 // ht_softmax_row turns row into softmax(row) in place.
 HT_CLONES static void ht_softmax_row(long n, float *row) {
 	float m = row[0];
-	for (long j = 1; j < n; j++) m = fmaxf(m, row[j]);
+	for (long j = 1; j < n; j++) m = HT_MAX(m, row[j]);
 	float s = 0.0f;
 	for (long j = 0; j < n; j++) {
 		float e = ht_exp(row[j] - m);
@@ -288,7 +302,7 @@ HT_CLONES static void ht_xent_fwd(long r0, long r1, long cols, const float *logi
 	for (long r = r0; r < r1; r++) {
 		const float *x = logits + r * cols;
 		float m = x[0];
-		for (long j = 1; j < cols; j++) m = fmaxf(m, x[j]);
+		for (long j = 1; j < cols; j++) m = HT_MAX(m, x[j]);
 		float s = 0.0f;
 		for (long j = 0; j < cols; j++) s += ht_exp(x[j] - m);
 		float l = m + logf(s);
@@ -413,3 +427,64 @@ HT_CLONES static double ht_sumsq(long n, const float *x) {
 HT_CLONES static void ht_scale(long n, float *x, float a) {
 	for (long i = 0; i < n; i++) x[i] *= a;
 }
+
+// ---------------------------------------------------------------- peak
+
+// ht_fma_loop runs iters rounds of 12 independent FMA chains on 16-float
+// (AVX-512) or 8-float (AVX2) vectors and returns a value that depends on all
+// of them, so the loop cannot be removed. It measures the core's FMA peak:
+// 2 * 12 * lanes * iters floating-point operations.
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx512f"), optimize("unroll-loops"))) static float ht_fma_loop512(long iters) {
+	__m512 x0 = _mm512_set1_ps(0.0f), x1 = _mm512_set1_ps(1.0f), x2 = _mm512_set1_ps(2.0f), x3 = _mm512_set1_ps(3.0f);
+	__m512 x4 = _mm512_set1_ps(4.0f), x5 = _mm512_set1_ps(5.0f), x6 = _mm512_set1_ps(6.0f), x7 = _mm512_set1_ps(7.0f);
+	__m512 x8 = _mm512_set1_ps(8.0f), x9 = _mm512_set1_ps(9.0f), xa = _mm512_set1_ps(10.0f), xb = _mm512_set1_ps(11.0f);
+	const __m512 m = _mm512_set1_ps(0.99999f), c = _mm512_set1_ps(1e-6f);
+	for (long i = 0; i < iters; i++) {
+		x0 = _mm512_fmadd_ps(x0, m, c); x1 = _mm512_fmadd_ps(x1, m, c); x2 = _mm512_fmadd_ps(x2, m, c);
+		x3 = _mm512_fmadd_ps(x3, m, c); x4 = _mm512_fmadd_ps(x4, m, c); x5 = _mm512_fmadd_ps(x5, m, c);
+		x6 = _mm512_fmadd_ps(x6, m, c); x7 = _mm512_fmadd_ps(x7, m, c); x8 = _mm512_fmadd_ps(x8, m, c);
+		x9 = _mm512_fmadd_ps(x9, m, c); xa = _mm512_fmadd_ps(xa, m, c); xb = _mm512_fmadd_ps(xb, m, c);
+	}
+	__m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(x0, x1), _mm512_add_ps(x2, x3)),
+	                         _mm512_add_ps(_mm512_add_ps(x4, x5), _mm512_add_ps(x6, x7)));
+	s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x8, x9), _mm512_add_ps(xa, xb)));
+	return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"), optimize("unroll-loops"))) static float ht_fma_loop256(long iters) {
+	__m256 x0 = _mm256_set1_ps(0.0f), x1 = _mm256_set1_ps(1.0f), x2 = _mm256_set1_ps(2.0f), x3 = _mm256_set1_ps(3.0f);
+	__m256 x4 = _mm256_set1_ps(4.0f), x5 = _mm256_set1_ps(5.0f), x6 = _mm256_set1_ps(6.0f), x7 = _mm256_set1_ps(7.0f);
+	__m256 x8 = _mm256_set1_ps(8.0f), x9 = _mm256_set1_ps(9.0f), xa = _mm256_set1_ps(10.0f), xb = _mm256_set1_ps(11.0f);
+	const __m256 m = _mm256_set1_ps(0.99999f), c = _mm256_set1_ps(1e-6f);
+	for (long i = 0; i < iters; i++) {
+		x0 = _mm256_fmadd_ps(x0, m, c); x1 = _mm256_fmadd_ps(x1, m, c); x2 = _mm256_fmadd_ps(x2, m, c);
+		x3 = _mm256_fmadd_ps(x3, m, c); x4 = _mm256_fmadd_ps(x4, m, c); x5 = _mm256_fmadd_ps(x5, m, c);
+		x6 = _mm256_fmadd_ps(x6, m, c); x7 = _mm256_fmadd_ps(x7, m, c); x8 = _mm256_fmadd_ps(x8, m, c);
+		x9 = _mm256_fmadd_ps(x9, m, c); xa = _mm256_fmadd_ps(xa, m, c); xb = _mm256_fmadd_ps(xb, m, c);
+	}
+	__m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)),
+	                         _mm256_add_ps(_mm256_add_ps(x4, x5), _mm256_add_ps(x6, x7)));
+	s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(x8, x9), _mm256_add_ps(xa, xb)));
+	float t[8];
+	_mm256_storeu_ps(t, s);
+	return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+// ht_fma_loop runs the widest loop the CPU has and returns its lane count
+// (0 when it has neither AVX-512 nor AVX2 with FMA).
+static int ht_fma_loop(long iters, float *sink) {
+	if (__builtin_cpu_supports("avx512f")) {
+		*sink = ht_fma_loop512(iters);
+		return 16;
+	}
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		*sink = ht_fma_loop256(iters);
+		return 8;
+	}
+	return 0;
+}
+#else
+static int ht_fma_loop(long iters, float *sink) { (void)iters; *sink = 0; return 0; }
+#endif

@@ -5,7 +5,7 @@ package kernels
 /*
 #cgo CFLAGS: -O3 -std=gnu11 -Wall -Wno-unused-function
 #cgo LDFLAGS: -ldl -lm
-#include "csrc/ht_kernels.c"
+#include "ht_kernels.h"
 */
 import "C"
 
@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -31,17 +33,18 @@ func init() {
 	if p := os.Getenv("HIERTUNE_BLAS"); p != "" {
 		libs = []string{p}
 	}
-	// OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to its AVX2
-	// (Haswell) kernels there, at half the speed of its AVX-512 (SkylakeX)
-	// ones. It reads OPENBLAS_CORETYPE only while it is being loaded, so the
-	// variable is set just for the dlopen below, unless the user set it.
-	restore := func() {}
-	if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
-		cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512CD {
-		os.Setenv("OPENBLAS_CORETYPE", "SkylakeX")
-		restore = func() { os.Unsetenv("OPENBLAS_CORETYPE") }
+	core := coreType()
+	old, had := os.LookupEnv("OPENBLAS_CORETYPE")
+	if core != "" {
+		os.Setenv("OPENBLAS_CORETYPE", core)
+		defer func() { // the choice is for this process's OpenBLAS only, not for child processes
+			if had {
+				os.Setenv("OPENBLAS_CORETYPE", old)
+			} else {
+				os.Unsetenv("OPENBLAS_CORETYPE")
+			}
+		}()
 	}
-	defer restore()
 	var errs []string
 	var buf [512]C.char
 	for _, lib := range libs {
@@ -51,12 +54,33 @@ func init() {
 		if rc == 0 {
 			blasLoaded = true
 			blasNote = fmt.Sprintf("OpenBLAS (%s, core %s)", lib, C.GoString(C.ht_blas_corename()))
+			if core != "" && had && old != core {
+				blasNote += fmt.Sprintf(" instead of OPENBLAS_CORETYPE=%s (set HIERTUNE_OPENBLAS_CORETYPE=%s to keep it)", old, old)
+			}
 			return
 		}
 		errs = append(errs, C.GoString(&buf[0]))
 	}
 	blasNote = "pure-Go GEMM: could not load OpenBLAS (" + strings.Join(errs, "; ") +
 		"); install libopenblas0 (Debian: apt install libopenblas-dev) or set HIERTUNE_BLAS to its path"
+}
+
+// coreType returns the OpenBLAS core type to load OpenBLAS with, or "" to
+// leave the choice to OpenBLAS and OPENBLAS_CORETYPE.
+//
+// HIERTUNE_OPENBLAS_CORETYPE, when set, decides ("auto" is the default).
+// Otherwise, on CPUs with AVX-512 it is SkylakeX: OpenBLAS 0.3.21 (Debian 12)
+// does not know AMD Zen 4/5 and runs its AVX2 (Haswell) kernels there, at
+// half the speed, and machines that pin OPENBLAS_CORETYPE=Haswell for that
+// reason get the same. The choice applies to hiertune's own process only.
+func coreType() string {
+	if v := os.Getenv("HIERTUNE_OPENBLAS_CORETYPE"); v != "" && v != "auto" {
+		return v
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512CD {
+		return "SkylakeX"
+	}
+	return ""
 }
 
 // Backend describes the primitives in use, e.g. which BLAS library and core.
@@ -157,3 +181,52 @@ func adamW(p, g, m, v []float32, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt f
 func sumSq(x []float32) float64 { return float64(C.ht_sumsq(C.long(len(x)), fp(x))) }
 
 func scale(x []float32, a float32) { C.ht_scale(C.long(len(x)), fp(x), C.float(a)) }
+
+// PeakGFLOPS measures the machine's single-precision FMA peak on Threads()
+// threads and names the vector width used; it returns 0 on CPUs without
+// AVX2+FMA or AVX-512. After a warm-up that lets the cores reach their
+// boost clock, it times five windows of d/5 and keeps the fastest.
+func PeakGFLOPS(d time.Duration) (float64, string) {
+	const iters = 1 << 20
+	var sink C.float
+	lanes := C.ht_fma_loop(1<<10, &sink)
+	if lanes == 0 {
+		return 0, "no AVX2/FMA"
+	}
+	n := Threads()
+	// burn runs the loop on n threads for at least the given time and
+	// returns the rate achieved.
+	burn := func(window time.Duration) float64 {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var calls float64
+		start := time.Now()
+		for t := 0; t < n; t++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s C.float
+				c := 0
+				for time.Since(start) < window {
+					C.ht_fma_loop(iters, &s)
+					c++
+				}
+				mu.Lock()
+				calls += float64(c)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return 2 * 12 * float64(lanes) * iters * calls / time.Since(start).Seconds() / 1e9
+	}
+	burn(200 * time.Millisecond)
+	best := 0.0
+	for i := 0; i < 5; i++ {
+		best = max(best, burn(d/5))
+	}
+	name := "AVX2"
+	if lanes == 16 {
+		name = "AVX-512"
+	}
+	return best, name
+}

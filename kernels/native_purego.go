@@ -2,6 +2,8 @@
 
 package kernels
 
+import "time"
+
 // Backend describes the primitives in use.
 func Backend() string { return "pure Go (gonum GEMM)" }
 
@@ -51,3 +53,6 @@ func adamW(p, g, m, v []float32, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt f
 
 func sumSq(x []float32) float64    { return refSumSq(x) }
 func scale(x []float32, a float32) { refScale(x, a) }
+
+// PeakGFLOPS is not measured by the pure-Go backend: it returns 0.
+func PeakGFLOPS(d time.Duration) (float64, string) { return 0, "not measured (pure Go)" }

@@ -9,7 +9,7 @@ import (
 
 // This file holds the pure-Go primitives. They are the implementation of the
 // purego backend and the reference the native (C) primitives are tested
-// against; each mirrors the C function of the same name in csrc/ht_kernels.c.
+// against; each mirrors the C function of the same name in ht_kernels.h.
 
 var gonumBLAS gonum.Implementation
 
