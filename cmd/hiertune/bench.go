@@ -1,0 +1,290 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nlpodyssey/spago/ag"
+
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/optim"
+)
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "bench [--model PRESET|DIR] [--batch 16 --seq 128 --steps 10 --threads 2] [--gemm]", stdout, stderr)
+	model := fs.String("model", "bert-mini", "a preset ("+strings.Join(presetNames(), ", ")+", randomly initialised) or a checkpoint directory")
+	batch := fs.Int("batch", 16, "sequences per batch")
+	seq := fs.Int("seq", 128, "tokens per sequence")
+	steps := fs.Int("steps", 10, "timed steps (the median is reported)")
+	warmup := fs.Int("warmup", 2, "untimed steps before timing")
+	threads := fs.Int("threads", kernels.Threads(), "threads to compute with")
+	labels := fs.Int("labels", 9, "classes of the token-classification head")
+	dropout := fs.Float64("dropout", -1, "dropout probability in training (-1: the model's own, 0.1 for the presets)")
+	modes := fs.String("mode", "train,infer", "what to time: train (forward + cross-entropy + backward + AdamW), infer (forward only), or both")
+	gemm := fs.Bool("gemm", false, "also time matrix products of BERT shapes against the machine's measured FMA peak")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *batch <= 0 || *seq <= 0 || *steps <= 0 || *warmup < 0 || *threads <= 0 || *labels <= 1 {
+		return usageError{"--batch, --seq, --steps, --threads must be positive, --labels above 1, --warmup not negative"}
+	}
+	kernels.SetThreads(*threads)
+	m, err := benchModel(*model)
+	if err != nil {
+		return err
+	}
+	if *dropout >= 0 {
+		m.Config.HiddenDropoutProb, m.Config.AttentionProbsDropoutProb = *dropout, *dropout
+	}
+	if *seq > m.Config.MaxSequenceLength() {
+		return usageError{fmt.Sprintf("--seq %d exceeds the model's %d positions", *seq, m.Config.MaxSequenceLength())}
+	}
+	report := map[string]any{
+		"model": *model, "backend": kernels.Backend(), "threads": *threads, "batch": *batch, "seq": *seq,
+		"steps": *steps, "warmup": *warmup, "dropout": m.Config.HiddenDropoutProb, "params": countParams(m),
+		"layers": m.Config.NumHiddenLayers, "hidden": m.Config.HiddenSize, "heads": m.Config.NumAttentionHeads,
+		"go": runtime.Version(),
+	}
+	b := randomBatch(m.Config, *batch, *seq)
+	tokens := float64(*batch * *seq)
+	for _, mode := range strings.Split(*modes, ",") {
+		switch strings.TrimSpace(mode) {
+		case "train":
+			t, err := benchTrain(m, b, *labels, *steps, *warmup)
+			if err != nil {
+				return err
+			}
+			report["train_step_s"], report["train_fwd_s"], report["train_bwd_s"], report["train_opt_s"] = t.step, t.fwd, t.bwd, t.opt
+			report["train_tokens_per_s"] = tokens / t.step
+		case "infer":
+			s, err := benchInfer(m, b, *steps, *warmup)
+			if err != nil {
+				return err
+			}
+			report["infer_s"], report["infer_tokens_per_s"] = s, tokens/s
+		default:
+			return usageError{fmt.Sprintf("unknown --mode %q (want train, infer or both)", mode)}
+		}
+	}
+	if *gemm {
+		peak, width := kernels.PeakGFLOPS(time.Second)
+		g := benchGemm(m.Config, *batch**seq)
+		report["fma_peak_gflops"], report["fma_width"], report["gemm_gflops"] = peak, width, g
+		if peak > 0 {
+			report["gemm_fraction_of_peak"] = g / peak
+		}
+	}
+	report["peak_rss_mb"] = peakRSSMB()
+	enc := json.NewEncoder(stdout)
+	return enc.Encode(report)
+}
+
+func presetNames() []string {
+	names := make([]string, 0, len(encoder.Presets))
+	for n := range encoder.Presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// benchModel returns a randomly initialised preset, or a checkpoint's model.
+func benchModel(name string) (*encoder.Model, error) {
+	if cfg, err := encoder.Preset(name); err == nil {
+		m, err := encoder.New(cfg, true)
+		if err != nil {
+			return nil, err
+		}
+		m.InitWeights(rand.New(rand.NewPCG(0, 0)))
+		return m, nil
+	}
+	if _, err := os.Stat(name); err != nil {
+		return nil, fmt.Errorf("--model %q is neither a preset (%s) nor a checkpoint directory", name, strings.Join(presetNames(), ", "))
+	}
+	ck, err := loader.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return ck.Model()
+}
+
+func countParams(m *encoder.Model) int {
+	n := 0
+	for _, np := range m.NamedParams() {
+		n += len(kernels.Values(np.Param))
+	}
+	return n
+}
+
+// randomBatch draws token ids like torch_speed.py: ordinary tokens after the
+// first 999 (the special and unused ones of BERT's vocabulary), full masks.
+func randomBatch(cfg encoder.Config, batch, seq int) *encoder.Batch {
+	r := rand.New(rand.NewPCG(1, 1))
+	lo := 0
+	if cfg.VocabSize > 2000 {
+		lo = 999
+	}
+	b := &encoder.Batch{Size: batch, Seq: seq, InputIDs: make([]int, batch*seq), AttentionMask: make([]int64, batch*seq)}
+	for i := range b.InputIDs {
+		b.InputIDs[i] = lo + r.IntN(cfg.VocabSize-lo)
+		b.AttentionMask[i] = 1
+	}
+	return b
+}
+
+type trainTimes struct{ step, fwd, bwd, opt float64 }
+
+// benchTrain times the training step of token classification as
+// torch_speed.py does: forward, dropout and a linear classifier on the last
+// layer, cross-entropy, backward, and AdamW (lr 5e-5, weight decay 0.01).
+func benchTrain(m *encoder.Model, b *encoder.Batch, classes, steps, warmup int) (trainTimes, error) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	head := encoder.NewLinear(m.Config.HiddenSize, classes)
+	encoder.InitNormal(head.Weight, 0.02, rng)
+	params := append(m.NamedParams(),
+		encoder.NamedParam{Name: "classifier.weight", Param: head.Weight, Shape: []int{classes, m.Config.HiddenSize}},
+		encoder.NamedParam{Name: "classifier.bias", Param: head.Bias, Shape: []int{classes}})
+	opt := optim.NewAdamW(params, 5e-5, 0.01)
+	labels := make([]int, len(b.InputIDs))
+	for i := range labels {
+		labels[i] = rng.IntN(classes)
+	}
+	var tot, fwd, bwd, upd []float64
+	for i := 0; i < warmup+steps; i++ {
+		t0 := time.Now()
+		opt.ZeroGrad()
+		res, err := m.Forward(b, encoder.Options{Train: true, RNG: rng})
+		if err != nil {
+			return trainTimes{}, err
+		}
+		last := res.HiddenStates[len(res.HiddenStates)-1]
+		drop := kernels.Dropout{P: float32(m.Config.HiddenDropoutProb), Seed: rng.Uint32()}
+		loss, err := kernels.CrossEntropy(head.Forward(kernels.DropoutOp(last, drop)), labels, -100)
+		if err != nil {
+			return trainTimes{}, err
+		}
+		kernels.Values(loss) // the forward pass is done
+		t1 := time.Now()
+		if err := ag.Backward(loss); err != nil {
+			return trainTimes{}, err
+		}
+		t2 := time.Now()
+		opt.Step()
+		t3 := time.Now()
+		if i >= warmup {
+			tot = append(tot, t3.Sub(t0).Seconds())
+			fwd = append(fwd, t1.Sub(t0).Seconds())
+			bwd = append(bwd, t2.Sub(t1).Seconds())
+			upd = append(upd, t3.Sub(t2).Seconds())
+		}
+	}
+	opt.ZeroGrad()
+	return trainTimes{median(tot), median(fwd), median(bwd), median(upd)}, nil
+}
+
+// benchInfer times a forward pass in evaluation mode, without gradients.
+func benchInfer(m *encoder.Model, b *encoder.Batch, steps, warmup int) (float64, error) {
+	for _, np := range m.NamedParams() {
+		np.Param.SetRequiresGrad(false)
+		defer np.Param.SetRequiresGrad(true)
+	}
+	var ts []float64
+	for i := 0; i < warmup+steps; i++ {
+		t0 := time.Now()
+		res, err := m.Forward(b, encoder.Options{})
+		if err != nil {
+			return 0, err
+		}
+		kernels.Values(res.HiddenStates[len(res.HiddenStates)-1])
+		if i >= warmup {
+			ts = append(ts, time.Since(t0).Seconds())
+		}
+	}
+	return median(ts), nil
+}
+
+// benchGemm returns the median GFLOP/s of the products of a training step
+// (forward x·Wᵀ and the two backward products) for the model's shapes.
+func benchGemm(cfg encoder.Config, rows int) float64 {
+	H, F := cfg.HiddenSize, cfg.IntermediateSize
+	shapes := [][2]int{{H, H}, {F, H}, {H, F}}
+	r := rand.New(rand.NewPCG(3, 3))
+	fill := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	var rates []float64
+	for _, s := range shapes {
+		out, in := s[0], s[1]
+		x, w, y, dx, dw := fill(rows*in), fill(out*in), fill(rows*out), fill(rows*in), fill(out*in)
+		products := []func(){
+			func() { kernels.Gemm(false, true, rows, out, in, 1, x, in, w, in, 0, y, out) },
+			func() { kernels.Gemm(false, false, rows, in, out, 1, y, out, w, in, 0, dx, in) },
+			func() { kernels.Gemm(true, false, out, in, rows, 1, y, out, x, in, 0, dw, in) },
+		}
+		for _, p := range products {
+			p()
+			best := 0.0
+			for i := 0; i < 10; i++ {
+				t0 := time.Now()
+				p()
+				best = max(best, 2*float64(rows*out*in)/time.Since(t0).Seconds()/1e9)
+			}
+			rates = append(rates, best)
+		}
+	}
+	return median(rates)
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// peakRSSMB returns the process's peak resident set size in MiB (VmHWM),
+// or -1 where /proc is not available.
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return -1
+}

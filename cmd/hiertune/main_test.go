@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hiertune/hiertune/loader/safetensors"
+	"github.com/hiertune/hiertune/loader/tensor"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = dispatch(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := run("help")
+	if code != 0 || !strings.Contains(out, "encode") || !strings.Contains(out, "bench") {
+		t.Fatalf("help: %d %q", code, out)
+	}
+	for name := range commands {
+		code, out, errOut := run(name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: hiertune "+name) {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", name, code, out, errOut)
+		}
+	}
+	if code, _, errOut := run("frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+	if code, _, errOut := run("encode", "--bogus"); code != 2 || !strings.Contains(errOut, "bogus") {
+		t.Errorf("unknown flag: %d %q", code, errOut)
+	}
+}
+
+const fixture = "../../encoder/testdata/parity/micro-f32"
+
+// TestEncodeMatchesReference runs "hiertune encode" on the oracle's inputs
+// and compares what it writes with the oracle's outputs.
+func TestEncodeMatchesReference(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.safetensors")
+	code, _, errOut := run("encode", "--model", fixture+"/ckpt", "--inputs", fixture+"/ref.safetensors", "--output", out, "--attentions")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got, err := safetensors.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := safetensors.ReadFile(fixture + "/ref.safetensors")
+	for _, name := range ref.Names() {
+		want, _ := ref.Tensor(name)
+		have, ok := got.Tensor(name)
+		if !ok {
+			t.Errorf("output lacks %s", name)
+			continue
+		}
+		if !slices.Equal(have.Shape, want.Shape) {
+			t.Errorf("%s: shape %v, want %v", name, have.Shape, want.Shape)
+			continue
+		}
+		if !want.DType.IsFloat() {
+			continue
+		}
+		a, _ := have.Float32()
+		b, _ := want.Float32()
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-4 {
+				t.Errorf("%s[%d] = %g, want %g", name, i, a[i], b[i])
+				break
+			}
+		}
+	}
+}
+
+func TestEncodeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	truncated := filepath.Join(dir, "truncated.safetensors")
+	b, _ := os.ReadFile(fixture + "/ref.safetensors")
+	os.WriteFile(truncated, b[:len(b)/2], 0o644)
+	noIDs := filepath.Join(dir, "noids.safetensors")
+	safetensors.WriteFile(noIDs, map[string]*tensor.Tensor{"x": tensor.FromInt64([]int{1, 2}, []int64{1, 2})}, nil)
+	badID := filepath.Join(dir, "badid.safetensors")
+	safetensors.WriteFile(badID, map[string]*tensor.Tensor{"input_ids": tensor.FromInt64([]int{1, 2}, []int64{1, 100000})}, nil)
+	tooLong := filepath.Join(dir, "long.safetensors")
+	safetensors.WriteFile(tooLong, map[string]*tensor.Tensor{"input_ids": tensor.FromInt64([]int{1, 65}, make([]int64, 65))}, nil)
+	cases := map[string][]string{
+		truncated: {"truncated.safetensors", "run past the end"},
+		noIDs:     {"noids.safetensors", "no input_ids"},
+		badID:     {"id 100000", "outside [0, 128)"},
+		tooLong:   {"sequence length 65 exceeds the model's maximum of 64"},
+	}
+	for in, wants := range cases {
+		code, _, errOut := run("encode", "--model", fixture+"/ckpt", "--inputs", in, "--output", filepath.Join(dir, "o.safetensors"))
+		if code != 1 {
+			t.Errorf("%s: exit %d (%s)", in, code, errOut)
+		}
+		for _, w := range wants {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%s: error %q lacks %q", in, errOut, w)
+			}
+		}
+	}
+}
+
+func TestEncodeTextOnEmbeddedDefault(t *testing.T) {
+	t.Setenv("HIERTUNE_CACHE", t.TempDir())
+	code, out, errOut := run("encode", "--text", "The cat sat on the mat.")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, w := range []string{"[CLS] the cat sat on the mat . [SEP]", "hidden_states.2", "pooler_output"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestBenchReportsJSON(t *testing.T) {
+	code, out, errOut := run("bench", "--model", "micro", "--batch", "2", "--seq", "8", "--steps", "1", "--warmup", "0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for _, k := range []string{"train_tokens_per_s", "infer_tokens_per_s", "peak_rss_mb", "train_step_s", "params"} {
+		if v, ok := r[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v", k, r[k])
+		}
+	}
+}

@@ -1,0 +1,364 @@
+package loader
+
+import (
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/loader/hub"
+	"github.com/hiertune/hiertune/loader/safetensors"
+	"github.com/hiertune/hiertune/loader/tensor"
+)
+
+func mustModel(t *testing.T, dir string) *encoder.Model {
+	t.Helper()
+	ck, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ck.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sameParams compares every parameter of two models, after passing a's
+// values through round (nil: exact).
+func sameParams(t *testing.T, a, b *encoder.Model, round func(float32) float32) {
+	t.Helper()
+	pa, pb := a.NamedParams(), b.NamedParams()
+	if len(pa) != len(pb) {
+		t.Fatalf("%d parameters against %d", len(pa), len(pb))
+	}
+	for i := range pa {
+		va, vb := kernels.Values(pa[i].Param), kernels.Values(pb[i].Param)
+		for j := range va {
+			want := va[j]
+			if round != nil {
+				want = round(want)
+			}
+			if vb[j] != want {
+				t.Fatalf("%s[%d]: %g, want %g", pa[i].Name, j, vb[j], want)
+			}
+		}
+	}
+}
+
+func TestPyTorchCheckpointsMatchSafetensors(t *testing.T) {
+	ref := mustModel(t, "testdata/micro")
+	sameParams(t, ref, mustModel(t, "testdata/bin-legacy"), nil) // no prefix, gamma/beta names
+	half := func(v float32) float32 { return tensor.HalfToFloat32(tensor.Float32ToHalf(v)) }
+	sameParams(t, ref, mustModel(t, "testdata/bin-zip"), half)
+	if ref.Pooler == nil {
+		t.Error("pooler not loaded")
+	}
+}
+
+func TestExtraKeysAreReported(t *testing.T) {
+	ck, err := Read("testdata/micro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Prefix != "bert." {
+		t.Errorf("prefix %q", ck.Prefix)
+	}
+	if got := ck.Extra(); !slices.Equal(got, []string{"classifier.bias", "classifier.weight"}) {
+		t.Errorf("extra keys %v", got)
+	}
+}
+
+// copyDir copies the regular files of src into a new temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+	}
+	return dst
+}
+
+func TestShardedSafetensors(t *testing.T) {
+	f, err := safetensors.ReadFile("testdata/micro/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b, _ := os.ReadFile("testdata/micro/config.json")
+	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	shards := []map[string]*tensor.Tensor{{}, {}}
+	weightMap := map[string]string{}
+	for i, name := range f.Names() {
+		t, _ := f.Tensor(name)
+		shards[i%2][name] = t
+		weightMap[name] = fmt.Sprintf("model-%05d-of-00002.safetensors", i%2+1)
+	}
+	for i, s := range shards {
+		if err := safetensors.WriteFile(filepath.Join(dir, fmt.Sprintf("model-%05d-of-00002.safetensors", i+1)), s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeIndex := func(m map[string]string) {
+		idx, _ := json.Marshal(map[string]any{"metadata": map[string]any{"total_size": 0}, "weight_map": m})
+		os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), idx, 0o644)
+	}
+	writeIndex(weightMap)
+	sameParams(t, mustModel(t, "testdata/micro"), mustModel(t, dir), nil)
+
+	weightMap["bert.pooler.dense.bias"] = "model-00001-of-00002.safetensors" // it is in shard 2
+	writeIndex(weightMap)
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), `"bert.pooler.dense.bias" is listed in model-00001-of-00002.safetensors but not found there`) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestONNXWeights(t *testing.T) {
+	want, err := safetensors.ReadFile("onnxweights/testdata/a.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(ck *Checkpoint) {
+		t.Helper()
+		m, err := ck.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, np := range m.NamedParams() {
+			wt, ok := want.Tensor(np.Name)
+			if !ok {
+				wt, ok = want.Tensor("bert." + np.Name)
+			}
+			if !ok {
+				t.Fatalf("reference lacks %s", np.Name)
+			}
+			v, _ := wt.Float32()
+			if !slices.Equal(v, kernels.Values(np.Param)) {
+				t.Fatalf("%s differs from the checkpoint it was exported from", np.Name)
+			}
+		}
+	}
+	// With the exporter's config.json beside the graph.
+	dir := t.TempDir()
+	b, _ := os.ReadFile("onnxweights/testdata/a_op17.onnx")
+	os.WriteFile(filepath.Join(dir, "model.onnx"), b, 0o644)
+	c, _ := os.ReadFile("onnxweights/testdata/a.config.json")
+	os.WriteFile(filepath.Join(dir, "config.json"), c, 0o644)
+	ck, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(ck)
+	// A bare graph with anonymous initializers: the configuration comes from
+	// the graph.
+	ck, err = Open("onnxweights/testdata/a_op17_anon.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCfg, _, err := ParseConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ck.Config
+	got.InitializerRange, got.HiddenDropoutProb, got.AttentionProbsDropoutProb = wantCfg.InitializerRange, wantCfg.HiddenDropoutProb, wantCfg.AttentionProbsDropoutProb
+	if got != wantCfg {
+		t.Errorf("config from the graph %+v, want %+v", got, wantCfg)
+	}
+	check(ck)
+}
+
+func TestBadCheckpoints(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(dir string)
+		wants []string
+	}{
+		{"truncated safetensors", func(d string) { truncate(t, filepath.Join(d, "model.safetensors"), 5000) },
+			[]string{"model.safetensors", "run past the end"}},
+		{"missing tensor", func(d string) { dropTensor(t, d, "bert.encoder.layer.1.output.dense.weight") },
+			[]string{`missing tensor "bert.encoder.layer.1.output.dense.weight"`}},
+		{"shape disagrees with config", func(d string) { editConfig(t, d, "intermediate_size", 48) },
+			[]string{"model.safetensors", `"bert.encoder.layer.0.intermediate.dense.weight"`, "shape [64 32], want [48 32]"}},
+		{"unknown model_type", func(d string) { editConfig(t, d, "model_type", "deberta-v2") },
+			[]string{"config.json", `unknown model_type "deberta-v2"`}},
+		{"relative positions", func(d string) { editConfig(t, d, "position_embedding_type", "relative_key") },
+			[]string{"config.json", "relative_key"}},
+		{"bad config value", func(d string) { editConfig(t, d, "num_attention_heads", 5) },
+			[]string{"config.json", "not a multiple of num_attention_heads 5"}},
+		{"config not JSON", func(d string) { os.WriteFile(filepath.Join(d, "config.json"), []byte("{oops"), 0o644) },
+			[]string{"config.json", "not a JSON object"}},
+		{"no weights", func(d string) { os.Remove(filepath.Join(d, "model.safetensors")) },
+			[]string{"no weights found", "pytorch_model.bin"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, "testdata/micro")
+			c.edit(dir)
+			ck, err := Read(dir)
+			if err == nil {
+				_, err = ck.Model()
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("corrupt pickle", func(t *testing.T) {
+		dir := copyDir(t, "testdata/bin-legacy")
+		truncate(t, filepath.Join(dir, "pytorch_model.bin"), 20000)
+		_, err := Read(dir)
+		if err == nil || !strings.Contains(err.Error(), "pytorch_model.bin") {
+			t.Fatalf("error %v should name the file", err)
+		}
+	})
+}
+
+func truncate(t *testing.T, path string, n int64) {
+	t.Helper()
+	if err := os.Truncate(path, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dropTensor(t *testing.T, dir, name string) {
+	t.Helper()
+	p := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := f.Tensors()
+	delete(ts, name)
+	if err := safetensors.WriteFile(p, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func editConfig(t *testing.T, dir, key string, value any) {
+	t.Helper()
+	p := filepath.Join(dir, "config.json")
+	var cfg map[string]any
+	b, _ := os.ReadFile(p)
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg[key] = value
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(p, b, 0o644)
+}
+
+func TestConfigRoundTrip(t *testing.T) {
+	raw := []byte(`{"model_type": "roberta", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+		"intermediate_size": 128, "max_position_embeddings": 66, "type_vocab_size": 1, "vocab_size": 100,
+		"bos_token_id": 0, "id2label": {"0": "O"}}`)
+	c, fields, err := ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PadTokenID != 1 || c.LayerNormEps != 1e-12 || c.HiddenAct != "gelu" || c.MaxSequenceLength() != 64 {
+		t.Errorf("RoBERTa defaults not applied: %+v", c)
+	}
+	out, err := ConfigJSON(c, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, fields2, err := ParseConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels map[string]string
+	json.Unmarshal(fields2["id2label"], &labels)
+	if c2 != c || labels["0"] != "O" || string(fields2["bos_token_id"]) != "0" {
+		t.Errorf("round trip changed the config: %+v, %s", c2, out)
+	}
+	// Old configs have no model_type: it comes from "architectures".
+	c, _, err = ParseConfig([]byte(`{"architectures": ["ElectraForPreTraining"], "vocab_size": 50}`))
+	if err != nil || c.ModelType != "electra" || c.EmbeddingSize != 128 {
+		t.Errorf("inferred %+v (%v)", c, err)
+	}
+}
+
+// fakeHub serves one repository the way the HuggingFace Hub does: a listing
+// with blob ids and sizes, and files under /resolve/.
+func fakeHub(t *testing.T, repo, dir string) *httptest.Server {
+	t.Helper()
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	files := map[string][]byte{}
+	var siblings []map[string]any
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		files[e.Name()] = b
+		h := sha1.New()
+		fmt.Fprintf(h, "blob %d\x00", len(b))
+		h.Write(b)
+		siblings = append(siblings, map[string]any{"rfilename": e.Name(), "size": len(b), "blobId": fmt.Sprintf("%x", h.Sum(nil))})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/models/"+repo+"/revision/main", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": siblings})
+	})
+	mux.HandleFunc("/"+repo+"/resolve/"+commit+"/", func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[filepath.Base(r.URL.Path)]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("X-Repo-Commit", commit)
+		w.Write(b)
+	})
+	return httptest.NewServer(mux)
+}
+
+func TestOpenFromHub(t *testing.T) {
+	srv := fakeHub(t, "acme/micro-bert", "testdata/micro")
+	client := &hub.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), HTTP: srv.Client()}
+	ctx := t.Context()
+	ck, err := OpenWith(ctx, "hf:acme/micro-bert", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, mustModel(t, "testdata/micro"), must(ck.Model()), nil)
+	if ck.Offline != nil {
+		t.Errorf("online load marked offline: %v", ck.Offline)
+	}
+	srv.Close() // the Hub is gone: the cache serves
+	ck, err = OpenWith(ctx, "hf:acme/micro-bert", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Offline == nil {
+		t.Error("load from the cache not reported")
+	}
+	if _, err := OpenWith(ctx, "hf:acme/other", client); err == nil {
+		t.Error("an uncached repository loaded while offline")
+	}
+}
+
+func must(m *encoder.Model, err error) *encoder.Model {
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
