@@ -15,10 +15,16 @@ var base = Config{
 // Presets are named architectures (the shapes of well-known checkpoints, the
 // same as the PyTorch oracle's), for benchmarks and training from scratch.
 var Presets = map[string]Config{
-	"bert-base":      base,
-	"bert-mini":      with(base, func(c *Config) { c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 4, 256, 4, 1024 }),
-	"bert-tiny":      with(base, func(c *Config) { c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 2, 128, 2, 512 }),
-	"minilm-l6-h384": with(base, func(c *Config) { c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 6, 384, 12, 1536 }),
+	"bert-base": base,
+	"bert-mini": with(base, func(c *Config) {
+		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 4, 256, 4, 1024
+	}),
+	"bert-tiny": with(base, func(c *Config) {
+		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 2, 128, 2, 512
+	}),
+	"minilm-l6-h384": with(base, func(c *Config) {
+		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 6, 384, 12, 1536
+	}),
 	"micro": with(base, func(c *Config) {
 		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 2, 32, 4, 64
 		c.VocabSize, c.MaxPositionEmbeddings = 128, 64
