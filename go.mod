@@ -3,10 +3,11 @@ module github.com/hiertune/hiertune
 go 1.26.8
 
 require (
-	github.com/google/flatbuffers v23.5.26+incompatible // indirect
-	github.com/nlpodyssey/spago v1.1.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/text v0.44.0 // indirect
-	gonum.org/v1/gonum v0.17.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
+	github.com/nlpodyssey/spago v1.1.0
+	golang.org/x/sys v0.50.0
+	golang.org/x/text v0.44.0
+	gonum.org/v1/gonum v0.17.0
+	google.golang.org/protobuf v1.36.12
 )
+
+require github.com/google/flatbuffers v23.5.26+incompatible // indirect
