@@ -30,6 +30,19 @@ func parityDir() string {
 	return "testdata"
 }
 
+func loadModel(t *testing.T, dir string) *encoder.Model {
+	t.Helper()
+	ck, err := loader.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ck.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 type golden map[string][]float32
 
 func readGolden(t *testing.T, path string) (golden, map[string][]int64, map[string][]int) {
@@ -90,14 +103,7 @@ func TestHiddenStatesMatchPyTorch(t *testing.T) {
 	}
 	for _, dir := range cases {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			ck, err := loader.Read(filepath.Join(dir, "ckpt"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := ck.Model()
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := loadModel(t, filepath.Join(dir, "ckpt"))
 			ref, ints, shapes := readGolden(t, filepath.Join(dir, "ref.safetensors"))
 			_, wantAtt := ref["attentions.0"]
 			res, err := m.Forward(batchFrom(ints, shapes["input_ids"]), encoder.Options{Attentions: wantAtt})
@@ -130,14 +136,7 @@ func TestHiddenStatesMatchPyTorch(t *testing.T) {
 // except biases and LayerNorm weights).
 func TestTrainingStepMatchesPyTorch(t *testing.T) {
 	dir := filepath.Join(parityDir(), "train")
-	ck, err := loader.Read(filepath.Join(dir, "ckpt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := ck.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadModel(t, filepath.Join(dir, "ckpt"))
 	ref, ints, shapes := readGolden(t, filepath.Join(dir, "step.safetensors"))
 	f, _ := safetensors.ReadFile(filepath.Join(dir, "step.safetensors"))
 	midLayer, _ := strconv.Atoi(f.Header.Metadata["mid_layer"])

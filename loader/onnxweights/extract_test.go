@@ -2,13 +2,13 @@ package onnxweights
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
 )
@@ -17,33 +17,12 @@ import (
 // returns its tensors with the "bert." prefix removed.
 func readSafetensors(t *testing.T, path string) map[string]*tensor.Tensor {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(b)
-	var header map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &header); err != nil {
-		t.Fatal(err)
-	}
-	data := b[8+n:]
 	out := map[string]*tensor.Tensor{}
-	for name, raw := range header {
-		if name == "__metadata__" {
-			continue
-		}
-		var e struct {
-			DType       tensor.DType `json:"dtype"`
-			Shape       []int        `json:"shape"`
-			DataOffsets [2]int       `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			t.Fatal(err)
-		}
-		tt, err := tensor.New(e.DType, e.Shape, data[e.DataOffsets[0]:e.DataOffsets[1]])
-		if err != nil {
-			t.Fatalf("%s: %s: %v", path, name, err)
-		}
+	for name, tt := range f.Tensors() {
 		out[strings.TrimPrefix(name, "bert.")] = tt
 	}
 	return out

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -13,43 +12,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tensor"
 )
 
-// readSafetensors is a minimal safetensors reader for the golden files that
-// testdata/make_fixtures.py writes.
+// readSafetensors reads a golden file that testdata/make_fixtures.py wrote.
 func readSafetensors(t *testing.T, path string) map[string]*tensor.Tensor {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(b)
-	var header map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &header); err != nil {
-		t.Fatal(err)
-	}
-	data := b[8+n:]
-	out := make(map[string]*tensor.Tensor)
-	for name, raw := range header {
-		if name == "__metadata__" {
-			continue
-		}
-		var info struct {
-			DType   tensor.DType `json:"dtype"`
-			Shape   []int        `json:"shape"`
-			Offsets [2]int       `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(raw, &info); err != nil {
-			t.Fatal(err)
-		}
-		ts, err := tensor.New(info.DType, info.Shape, data[info.Offsets[0]:info.Offsets[1]])
-		if err != nil {
-			t.Fatalf("%s: %s: %v", path, name, err)
-		}
-		out[name] = ts
-	}
-	return out
+	return f.Tensors()
 }
 
 func equalTensors(t *testing.T, got, want map[string]*tensor.Tensor) {
