@@ -112,8 +112,12 @@ type LayerNorm struct {
 	Eps    float32
 }
 
+// newParam returns a zero rows×cols parameter. (nn.NewParam would copy the
+// matrix it is given; a fresh one needs no copy.)
 func newParam(rows, cols int) *nn.Param {
-	return nn.NewParam(mat.NewDense[float32](mat.WithShape(rows, cols)))
+	p := &nn.Param{Matrix: mat.NewDense[float32](mat.WithShape(rows, cols))}
+	p.SetRequiresGrad(true)
+	return p
 }
 
 // NewLinear returns a zero-initialised in→out dense layer.
