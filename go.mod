@@ -10,4 +10,7 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require github.com/google/flatbuffers v23.5.26+incompatible // indirect
+require (
+	github.com/google/flatbuffers v23.5.26+incompatible // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)

@@ -125,7 +125,9 @@ func NewLinear(in, out int) *Linear {
 	return &Linear{Weight: newParam(out, in), Bias: newParam(out, 1)}
 }
 
-func newLayerNorm(n int, eps float64) *LayerNorm {
+// NewLayerNorm returns a LayerNorm over n features with weight one and bias
+// zero.
+func NewLayerNorm(n int, eps float64) *LayerNorm {
 	ln := &LayerNorm{Weight: newParam(n, 1), Bias: newParam(n, 1), Eps: float32(eps)}
 	fill(ln.Weight, 1)
 	return ln
@@ -146,7 +148,7 @@ func New(cfg Config, withPooler bool) (*Model, error) {
 			WordEmbeddings:      newParam(cfg.VocabSize, E),
 			PositionEmbeddings:  newParam(cfg.MaxPositionEmbeddings, E),
 			TokenTypeEmbeddings: newParam(cfg.TypeVocabSize, E),
-			LayerNorm:           newLayerNorm(E, cfg.LayerNormEps),
+			LayerNorm:           NewLayerNorm(E, cfg.LayerNormEps),
 			PadTokenID:          cfg.PadTokenID,
 		},
 	}
@@ -157,10 +159,10 @@ func New(cfg Config, withPooler bool) (*Model, error) {
 		m.Layers = append(m.Layers, &Layer{
 			Attention: &Attention{
 				Self:   &SelfAttention{Query: NewLinear(H, H), Key: NewLinear(H, H), Value: NewLinear(H, H), NumHeads: cfg.NumAttentionHeads},
-				Output: &SelfOutput{Dense: NewLinear(H, H), LayerNorm: newLayerNorm(H, cfg.LayerNormEps)},
+				Output: &SelfOutput{Dense: NewLinear(H, H), LayerNorm: NewLayerNorm(H, cfg.LayerNormEps)},
 			},
 			Intermediate: &Intermediate{Dense: NewLinear(H, cfg.IntermediateSize), Activation: act},
-			Output:       &Output{Dense: NewLinear(cfg.IntermediateSize, H), LayerNorm: newLayerNorm(H, cfg.LayerNormEps)},
+			Output:       &Output{Dense: NewLinear(cfg.IntermediateSize, H), LayerNorm: NewLayerNorm(H, cfg.LayerNormEps)},
 		})
 	}
 	if withPooler {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
 
 	"github.com/hiertune/hiertune/encoder"
@@ -172,7 +171,7 @@ func TestTrainingStepMatchesPyTorch(t *testing.T) {
 	for name, l := range map[string]mat.Tensor{"loss": total, "loss_mid": mid, "loss_last": last} {
 		within(t, name, kernels.Values(l), ref[name], 1e-5, 0)
 	}
-	if err := ag.Backward(total); err != nil {
+	if err := kernels.Backward(total); err != nil {
 		t.Fatal(err)
 	}
 	refName := func(name string) string {

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
 )
 
@@ -21,7 +20,7 @@ func benchStep(b *testing.B, inputs []*Matrix, forward func() mat.Tensor) {
 	for i := 0; i < b.N; i++ {
 		out := forward()
 		out.AccGrad(NewMatrix(rows, cols, append([]float32(nil), g...)))
-		if err := ag.Backward(out); err != nil {
+		if err := Backward(out); err != nil {
 			b.Fatal(err)
 		}
 		for _, in := range inputs {

@@ -35,7 +35,7 @@ func gradCheck(t *testing.T, inputs []*Matrix, forward func() mat.Tensor) {
 	R := randSlice(r, len(Values(out)), 1)
 	rows, cols := Dims(out)
 	out.AccGrad(NewMatrix(rows, cols, append([]float32(nil), R...)))
-	if err := ag.Backward(out); err != nil {
+	if err := Backward(out); err != nil {
 		t.Fatal(err)
 	}
 	loss := func() float64 {
@@ -265,6 +265,50 @@ func TestDropoutStatistics(t *testing.T) {
 		for i := range y {
 			if y[i] != y1[i] {
 				t.Fatalf("element %d differs between thread counts", i)
+			}
+		}
+	}
+}
+
+// TestBackwardAgreesWithSpago checks that the sequential Backward gives
+// spago's ag.Backward gradients, and that it is deterministic: a gradient
+// summed from four consumers comes out bit for bit the same every time.
+func TestBackwardAgreesWithSpago(t *testing.T) {
+	r := rand.New(rand.NewPCG(20, 21))
+	x, w1, w2, w3 := leaf(r, 8, 6, 1), leaf(r, 5, 6, 1), leaf(r, 5, 6, 1), leaf(r, 5, 6, 1)
+	g, b := leaf(r, 6, 1, 1), leaf(r, 6, 1, 1)
+	loss := func() mat.Tensor {
+		h := LayerNorm(x, x, g, b, 1e-5, Dropout{})
+		outs := []mat.Tensor{Linear(h, w1, nil), Linear(h, w2, nil), Linear(h, w3, nil)}
+		labels := []int{0, 1, 2, 3, 4, 0, 1, 2}
+		var ls []mat.Tensor
+		for _, o := range outs {
+			l, err := CrossEntropy(o, labels, -100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ls = append(ls, l)
+		}
+		return WeightedSum(ls, []float32{1, 0.5, 2})
+	}
+	grads := func(backward func(mat.Tensor) error) []float32 {
+		x.ZeroGrad()
+		for _, p := range []*Matrix{w1, w2, w3, g, b} {
+			p.ZeroGrad()
+		}
+		if err := backward(loss()); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), Values(x.Grad())...)
+	}
+	want := grads(func(l mat.Tensor) error { return ag.Backward(l) })
+	first := grads(Backward)
+	closeTo(t, "dx", first, want, 1e-6, 1e-5)
+	for i := 0; i < 20; i++ {
+		again := grads(Backward)
+		for j := range again {
+			if again[j] != first[j] {
+				t.Fatalf("run %d: dx[%d] = %x, first run %x", i, j, again[j], first[j])
 			}
 		}
 	}

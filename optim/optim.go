@@ -8,11 +8,14 @@
 package optim
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/loader/tensor"
 )
 
 // NoDecay reports whether a parameter is exempt from weight decay under
@@ -121,4 +124,63 @@ func (s LinearSchedule) At(step int) float64 {
 		return s.Peak * float64(step) / float64(max(1, s.Warmup))
 	}
 	return s.Peak * max(0, float64(s.Total-step)/float64(max(1, s.Total-s.Warmup)))
+}
+
+// State returns the optimiser's state as tensors: for each parameter that
+// has taken a step, "exp_avg.NAME" and "exp_avg_sq.NAME" (the moments, in
+// the parameter's shape) and "step.NAME" (its step count).
+func (o *AdamW) State() map[string]*tensor.Tensor {
+	out := map[string]*tensor.Tensor{}
+	for i, np := range o.params {
+		s := o.state[i]
+		if s.m == nil {
+			continue
+		}
+		out["exp_avg."+np.Name] = tensor.FromFloat32(np.Shape, s.m)
+		out["exp_avg_sq."+np.Name] = tensor.FromFloat32(np.Shape, s.v)
+		out["step."+np.Name] = tensor.FromInt64(nil, []int64{int64(s.step)})
+	}
+	return out
+}
+
+// LoadState restores what State returned, checking names and shapes.
+func (o *AdamW) LoadState(ts map[string]*tensor.Tensor) error {
+	known := map[string]bool{}
+	for i, np := range o.params {
+		known[np.Name] = true
+		m, hasM := ts["exp_avg."+np.Name]
+		v, hasV := ts["exp_avg_sq."+np.Name]
+		st, hasS := ts["step."+np.Name]
+		if !hasM && !hasV && !hasS {
+			o.state[i] = moments{}
+			continue
+		}
+		if !hasM || !hasV || !hasS {
+			return fmt.Errorf("optimizer state of %s is incomplete", np.Name)
+		}
+		for _, t := range []*tensor.Tensor{m, v} {
+			if !slices.Equal(t.Shape, np.Shape) {
+				return fmt.Errorf("optimizer state of %s has shape %v, the parameter %v", np.Name, t.Shape, np.Shape)
+			}
+		}
+		mv, err := m.Float32()
+		if err != nil {
+			return fmt.Errorf("optimizer state of %s: %w", np.Name, err)
+		}
+		vv, err := v.Float32()
+		if err != nil {
+			return fmt.Errorf("optimizer state of %s: %w", np.Name, err)
+		}
+		steps, err := st.Int64()
+		if err != nil || len(steps) != 1 {
+			return fmt.Errorf("optimizer state of %s: bad step count", np.Name)
+		}
+		o.state[i] = moments{m: mv, v: vv, step: int(steps[0])}
+	}
+	for name := range ts {
+		if _, p, ok := strings.Cut(name, "."); !ok || !known[p] {
+			return fmt.Errorf("optimizer state has %q, which is no parameter of this model", name)
+		}
+	}
+	return nil
 }

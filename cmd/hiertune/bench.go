@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nlpodyssey/spago/ag"
-
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
@@ -188,7 +186,7 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, classes, steps, warmup int) 
 		}
 		kernels.Values(loss) // the forward pass is done
 		t1 := time.Now()
-		if err := ag.Backward(loss); err != nil {
+		if err := kernels.Backward(loss); err != nil {
 			return trainTimes{}, err
 		}
 		t2 := time.Now()
