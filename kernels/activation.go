@@ -55,7 +55,7 @@ func (f *activationFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
 
 func (f *activationFn) Forward() (mat.Tensor, error) {
 	x := Values(f.x)
-	y := make([]float32, len(x))
+	y := allocOut(len(x))
 	parallel(len(x), 1<<14, func(lo, hi int) {
 		xs, ys := x[lo:hi], y[lo:hi]
 		switch f.act {
@@ -83,7 +83,7 @@ func (f *activationFn) Backward(gy mat.Tensor) error {
 		return nil
 	}
 	x, g := Values(f.x), Values(gy)
-	dx := make([]float32, len(x))
+	dx := alloc(len(x))
 	parallel(len(x), 1<<14, func(lo, hi int) {
 		xs, gs, ds, ys := x[lo:hi], g[lo:hi], dx[lo:hi], f.y[lo:hi]
 		switch f.act {

@@ -22,7 +22,7 @@ func NewMask(batch, seq int, attend []int64) *Mask {
 	if len(attend) != batch*seq {
 		panic(fmt.Sprintf("kernels.NewMask: %d mask values for %d×%d", len(attend), batch, seq))
 	}
-	add := make([]float32, len(attend))
+	add := alloc(len(attend))
 	for i, a := range attend {
 		if a == 0 {
 			add[i] = -math.MaxFloat32
@@ -78,12 +78,12 @@ func (f *attentionFn) Forward() (mat.Tensor, error) {
 	B, S, hd, scale := f.dims()
 	threshold, dscale := f.d.params()
 	q, k, v := Values(f.q), Values(f.k), Values(f.v)
-	ctx := make([]float32, B*S*f.hidden)
-	f.probs = make([]float32, B*f.heads*S*S)
+	ctx := allocOut(B * S * f.hidden)
+	f.probs = allocOut(B * f.heads * S * S)
 	work := make([][]float32, Threads())
 	parallelIndexed(B*f.heads, 1, func(c, lo, hi int) {
 		if threshold != 0 {
-			work[c] = make([]float32, S*S)
+			work[c] = allocOut(S * S)
 		}
 		attnFwd(lo, hi, S, f.heads, hd, f.hidden, q, k, v, f.mask.Add, scale, f.probs, ctx,
 			f.d.Seed, threshold, dscale, work[c])
@@ -95,9 +95,9 @@ func (f *attentionFn) Backward(gy mat.Tensor) error {
 	B, S, hd, scale := f.dims()
 	threshold, dscale := f.d.params()
 	n := B * S * f.hidden
-	dq, dk, dv := make([]float32, n), make([]float32, n), make([]float32, n)
+	dq, dk, dv := allocOut(n), allocOut(n), allocOut(n)
 	parallel(B*f.heads, 1, func(lo, hi int) {
-		work := make([]float32, 2*S*S)
+		work := allocOut(2 * S * S)
 		attnBwd(lo, hi, S, f.heads, hd, f.hidden, Values(f.q), Values(f.k), Values(f.v), f.probs, Values(gy), scale,
 			dq, dk, dv, f.d.Seed, threshold, dscale, work)
 	})

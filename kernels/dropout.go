@@ -58,7 +58,7 @@ func (f *dropoutFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
 
 func (f *dropoutFn) Forward() (mat.Tensor, error) {
 	x := Values(f.x)
-	y := make([]float32, len(x))
+	y := allocOut(len(x))
 	applyDropout(f.d, x, y, 0)
 	r, c := Dims(f.x)
 	return NewMatrix(r, c, y), nil
@@ -66,7 +66,7 @@ func (f *dropoutFn) Forward() (mat.Tensor, error) {
 
 func (f *dropoutFn) Backward(gy mat.Tensor) error {
 	g := Values(gy)
-	dx := make([]float32, len(g))
+	dx := allocOut(len(g))
 	applyDropout(f.d, g, dx, 0)
 	accGrad(f.x, dx)
 	return nil

@@ -54,7 +54,7 @@ func (f *embeddingsFn) Operands() []mat.Tensor {
 
 func (f *embeddingsFn) Forward() (mat.Tensor, error) {
 	w := f.width
-	out := make([]float32, f.n*w)
+	out := alloc(f.n * w)
 	tables := make([][]float32, len(f.lookups))
 	for t, l := range f.lookups {
 		tables[t] = Values(l.Table)
@@ -80,7 +80,7 @@ func (f *embeddingsFn) Backward(gy mat.Tensor) error {
 			continue
 		}
 		rows, _ := Dims(l.Table)
-		d := make([]float32, rows*w)
+		d := alloc(rows * w)
 		// Threads own column ranges, so the scatter-add needs no locks.
 		parallel(w, 16, func(lo, hi int) {
 			for i, id := range l.IDs {

@@ -38,9 +38,9 @@ func (f *layerNormFn) Operands() []mat.Tensor {
 
 func (f *layerNormFn) Forward() (mat.Tensor, error) {
 	threshold, scale := f.d.params()
-	out := make([]float32, f.rows*f.cols)
-	f.xhat = make([]float32, f.rows*f.cols)
-	f.rstd = make([]float32, f.rows)
+	out := allocOut(f.rows * f.cols)
+	f.xhat = allocOut(f.rows * f.cols)
+	f.rstd = allocOut(f.rows)
 	var res []float32
 	if f.res != nil {
 		res = Values(f.res)
@@ -54,11 +54,11 @@ func (f *layerNormFn) Forward() (mat.Tensor, error) {
 
 func (f *layerNormFn) Backward(gy mat.Tensor) error {
 	dy, g := Values(gy), Values(f.gamma)
-	dz := make([]float32, f.rows*f.cols)
+	dz := allocOut(f.rows * f.cols)
 	dgamma := make([][]float32, Threads())
 	dbeta := make([][]float32, Threads())
 	used := parallelIndexed(f.rows, 32, func(c, lo, hi int) {
-		dgamma[c], dbeta[c] = make([]float32, f.cols), make([]float32, f.cols)
+		dgamma[c], dbeta[c] = alloc(f.cols), alloc(f.cols)
 		lnBwd(lo, hi, f.cols, dy, f.xhat, f.rstd, g, dz, dgamma[c], dbeta[c])
 	})
 	for c := 1; c < used; c++ {
@@ -70,7 +70,7 @@ func (f *layerNormFn) Backward(gy mat.Tensor) error {
 	accGrad(f.gamma, dgamma[0])
 	accGrad(f.beta, dbeta[0])
 	if f.res != nil && f.res.RequiresGrad() && f.x.RequiresGrad() {
-		dres := make([]float32, len(dz))
+		dres := allocOut(len(dz))
 		copy(dres, dz)
 		accGrad(f.res, dres)
 	} else if f.res != nil {

@@ -35,7 +35,7 @@ func (f *linearFn) Operands() []mat.Tensor {
 }
 
 func (f *linearFn) Forward() (mat.Tensor, error) {
-	y := make([]float32, f.n*f.out)
+	y := allocOut(f.n * f.out)
 	var beta float32
 	if f.b != nil {
 		fillRows(y, Values(f.b))
@@ -48,12 +48,12 @@ func (f *linearFn) Forward() (mat.Tensor, error) {
 func (f *linearFn) Backward(gy mat.Tensor) error {
 	g := Values(gy)
 	if f.x.RequiresGrad() {
-		dx := make([]float32, f.n*f.in)
+		dx := allocOut(f.n * f.in)
 		Gemm(false, false, f.n, f.in, f.out, 1, g, f.out, Values(f.w), f.in, 0, dx, f.in)
 		accGrad(f.x, dx)
 	}
 	if f.w.RequiresGrad() {
-		dw := make([]float32, f.out*f.in)
+		dw := allocOut(f.out * f.in)
 		Gemm(true, false, f.out, f.in, f.n, 1, g, f.out, Values(f.x), f.in, 0, dw, f.in)
 		accGrad(f.w, dw)
 	}
@@ -77,7 +77,7 @@ func fillRows(y, v []float32) {
 func columnSums(x []float32, rows, cols int) []float32 {
 	partial := make([][]float32, Threads())
 	used := parallelIndexed(rows, 64, func(c, lo, hi int) {
-		partial[c] = make([]float32, cols)
+		partial[c] = alloc(cols)
 		colsumAcc(lo, hi, cols, x, partial[c])
 	})
 	sum := partial[0]

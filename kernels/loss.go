@@ -41,8 +41,8 @@ func (f *crossEntropyFn) Operands() []mat.Tensor { return []mat.Tensor{f.logits}
 
 func (f *crossEntropyFn) Forward() (mat.Tensor, error) {
 	x := Values(f.logits)
-	f.lse = make([]float32, f.n)
-	loss := make([]float32, f.n)
+	f.lse = allocOut(f.n)
+	loss := allocOut(f.n)
 	parallel(f.n, 16, func(lo, hi int) {
 		xentFwd(lo, hi, f.classes, x, f.labels, f.ignore, f.lse, loss)
 	})
@@ -61,7 +61,7 @@ func (f *crossEntropyFn) Backward(gy mat.Tensor) error {
 	if !f.logits.RequiresGrad() {
 		return nil
 	}
-	dx := make([]float32, f.n*f.classes)
+	dx := alloc(f.n * f.classes)
 	if f.count > 0 {
 		scale := Values(gy)[0] / float32(f.count)
 		x := Values(f.logits)

@@ -28,7 +28,7 @@ func (f *gatherRowsFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
 func (f *gatherRowsFn) Forward() (mat.Tensor, error) {
 	x := Values(f.x)
 	_, cols := Dims(f.x)
-	out := make([]float32, len(f.rows)*cols)
+	out := allocOut(len(f.rows) * cols)
 	for i, r := range f.rows {
 		copy(out[i*cols:(i+1)*cols], x[r*cols:(r+1)*cols])
 	}
@@ -41,7 +41,7 @@ func (f *gatherRowsFn) Backward(gy mat.Tensor) error {
 	}
 	g := Values(gy)
 	n, cols := Dims(f.x)
-	dx := make([]float32, n*cols)
+	dx := alloc(n * cols)
 	for i, r := range f.rows {
 		dst := dx[r*cols : (r+1)*cols]
 		for c, v := range g[i*cols : (i+1)*cols] {
@@ -76,7 +76,7 @@ func (f *weightedSumFn) Operands() []mat.Tensor { return f.xs }
 
 func (f *weightedSumFn) Forward() (mat.Tensor, error) {
 	r, c := Dims(f.xs[0])
-	out := make([]float32, r*c)
+	out := alloc(r * c)
 	for i, x := range f.xs {
 		for j, v := range Values(x) {
 			out[j] += f.w[i] * v
@@ -91,7 +91,7 @@ func (f *weightedSumFn) Backward(gy mat.Tensor) error {
 		if !x.RequiresGrad() {
 			continue
 		}
-		d := make([]float32, len(g))
+		d := allocOut(len(g))
 		for j, v := range g {
 			d[j] = f.w[i] * v
 		}

@@ -116,6 +116,9 @@ func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, pro
 		return err
 	}
 	defer os.RemoveAll(tmp) // gone once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
+		return err
+	}
 	for fname, data := range files {
 		if strings.ContainsAny(fname, `/\`) {
 			return fmt.Errorf("invalid checkpoint file name %q", fname)

@@ -170,6 +170,9 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, classes, steps, warmup int) 
 	for i := range labels {
 		labels[i] = rng.IntN(classes)
 	}
+	arena := kernels.NewArena()
+	kernels.UseArena(arena)
+	defer kernels.UseArena(nil)
 	var tot, fwd, bwd, upd []float64
 	for i := 0; i < warmup+steps; i++ {
 		t0 := time.Now()
@@ -191,6 +194,8 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, classes, steps, warmup int) 
 		}
 		t2 := time.Now()
 		opt.Step()
+		opt.ZeroGrad()
+		arena.Reset()
 		t3 := time.Now()
 		if i >= warmup {
 			tot = append(tot, t3.Sub(t0).Seconds())
@@ -209,6 +214,9 @@ func benchInfer(m *encoder.Model, b *encoder.Batch, steps, warmup int) (float64,
 		np.Param.SetRequiresGrad(false)
 		defer np.Param.SetRequiresGrad(true)
 	}
+	arena := kernels.NewArena()
+	kernels.UseArena(arena)
+	defer kernels.UseArena(nil)
 	var ts []float64
 	for i := 0; i < warmup+steps; i++ {
 		t0 := time.Now()
@@ -217,6 +225,7 @@ func benchInfer(m *encoder.Model, b *encoder.Batch, steps, warmup int) (float64,
 			return 0, err
 		}
 		kernels.Values(res.HiddenStates[len(res.HiddenStates)-1])
+		arena.Reset()
 		if i >= warmup {
 			ts = append(ts, time.Since(t0).Seconds())
 		}

@@ -26,8 +26,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"encode": {"run the encoder on token ids or text and write or summarise every hidden state", runEncode},
-	"bench":  {"measure training-step and inference speed (tokens/s, peak RSS) as JSON", runBench},
+	"encode":    {"run the encoder on token ids or text and write or summarise every hidden state", runEncode},
+	"bench":     {"measure training-step and inference speed (tokens/s, peak RSS) as JSON", runBench},
+	"pretrain":  {"train an encoder with the masked-language-model objective, from scratch or a checkpoint", runPretrain},
+	"fill-mask": {"predict the tokens behind [MASK] with a checkpoint's masked-LM head", runFillMask},
+	"vocab":     {"train a WordPiece vocabulary on a text corpus and write vocab.txt and tokenizer.json", runVocab},
 }
 
 func main() {

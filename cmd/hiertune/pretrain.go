@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hiertune/hiertune/pretrain"
+)
+
+func runPretrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pretrain", "pretrain --config X.yaml [--output DIR] [--resume]", stdout, stderr)
+	config := fs.String("config", "", "the job's YAML configuration (see docs/pretraining.md)")
+	output := fs.String("output", "", "run directory (overrides the configuration's output)")
+	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *config == "" {
+		return usageError{"--config is required"}
+	}
+	raw, err := os.ReadFile(*config)
+	if err != nil {
+		return err
+	}
+	cfg, err := pretrain.ParseConfig(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *config, err)
+	}
+	if *output != "" {
+		cfg.Output = *output
+	}
+	// Ctrl-C (or SIGTERM) lets the current step finish, saves, and exits.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = pretrain.Run(ctx, cfg, raw, *resume, stderr)
+	if errors.Is(err, pretrain.ErrStopped) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,298 @@
+package pretrain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/loader/tokenizer"
+)
+
+// words is a small vocabulary for hand-made corpora.
+var words = strings.Fields("the cat dog sat on a mat ran to park big small red blue house tree and with under over")
+
+func testTokenizer(t *testing.T) *tokenizer.Tokenizer {
+	t.Helper()
+	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","}
+	vocab = append(vocab, words...)
+	vocab = append(vocab, "##s", "##ed", "##ing")
+	tok, err := tokenizer.NewBert(vocab, tokenizer.BertOptions{Lowercase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// writeCorpus writes n random sentences, with a blank line every 7.
+func writeCorpus(t *testing.T, n int, seed uint64) string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, seed))
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		k := 3 + r.IntN(9)
+		for j := 0; j < k; j++ {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(words[r.IntN(len(words))])
+			if r.IntN(5) == 0 {
+				b.WriteString("s")
+			}
+		}
+		b.WriteString(" .\n")
+		if i%7 == 6 {
+			b.WriteString("\n")
+		}
+	}
+	p := filepath.Join(t.TempDir(), "corpus.txt")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	return p
+}
+
+func TestMaskingRules(t *testing.T) {
+	tok := testTokenizer(t)
+	k := masker{specials: tok.Specials(), vocab: tok.VocabSize(), prob: 0.15, wholeWord: true, replace: [3]float64{0.8, 0.1, 0.1}, sentence: "none"}
+	e := tok.Encode(strings.Repeat("the cats sat on the mat and dogs ran to the park . ", 20))
+	seq := make([]uint32, len(e.IDs))
+	for i, id := range e.IDs {
+		seq[i] = uint32(id)
+		if i == 0 || e.WordIndex[i] != e.WordIndex[i-1] {
+			seq[i] |= startsWord
+		}
+	}
+	var masked, asMask, kept, total int
+	for trial := 0; trial < 200; trial++ {
+		ex := k.example(seq, nil, rand.New(rand.NewPCG(1, uint64(trial))))
+		if ex.ids[0] != tok.Specials().CLS || ex.ids[len(ex.ids)-1] != tok.Specials().SEP || ex.labels[0] != ignore {
+			t.Fatal("special tokens wrong or masked")
+		}
+		n := 0
+		for i, l := range ex.labels {
+			if l == ignore {
+				continue
+			}
+			n++
+			// Whole words: "cats" is cat ##s; both or neither are masked.
+			p := seq[i-1]
+			if p&startsWord != 0 && i < len(seq) && seq[i]&startsWord == 0 && ex.labels[i+1] == ignore {
+				t.Fatalf("trial %d: piece %d masked without the rest of its word", trial, i)
+			}
+			switch ex.ids[i] {
+			case tok.Specials().MASK:
+				asMask++
+			case l:
+				kept++
+			}
+		}
+		masked += n
+		total += len(seq)
+		if want := int(0.15*float64(len(seq)) + 0.5); n > want || n < want-3 {
+			t.Fatalf("trial %d: %d masked, want about %d", trial, n, want)
+		}
+	}
+	if f := float64(asMask) / float64(masked); f < 0.75 || f > 0.85 {
+		t.Errorf("[MASK] share %.3f, want 0.8", f)
+	}
+	// Unchanged: the 10% kept plus random draws that hit the same token.
+	if f := float64(kept) / float64(masked); f < 0.07 || f > 0.15 {
+		t.Errorf("unchanged share %.3f, want about 0.1", f)
+	}
+}
+
+func TestSentenceOrder(t *testing.T) {
+	tok := testTokenizer(t)
+	k := masker{specials: tok.Specials(), vocab: tok.VocabSize(), prob: 0.15, wholeWord: true, replace: [3]float64{0.8, 0.1, 0.1}, sentence: "sop"}
+	var seq []uint32
+	for _, s := range []string{"the cat sat .", "a dog ran ."} {
+		e := tok.Encode(s)
+		for i, id := range e.IDs {
+			v := uint32(id) | startsWord
+			if i == 0 {
+				v |= startsLine
+			}
+			seq = append(seq, v)
+		}
+	}
+	swapped := 0
+	for trial := 0; trial < 100; trial++ {
+		ex := k.example(seq, nil, rand.New(rand.NewPCG(2, uint64(trial))))
+		if len(ex.ids) != len(seq)+3 || ex.types[len(ex.types)-1] != 1 || ex.types[1] != 0 {
+			t.Fatalf("pair layout wrong: %v %v", ex.ids, ex.types)
+		}
+		catFirst := ex.labels[1] == ignore && ex.ids[1] == int(seq[0]&idMask) || ex.labels[1] == int(seq[0]&idMask)
+		if (ex.sentence == 1) == catFirst {
+			t.Fatalf("label %d but the first segment starts with the first sentence: %v", ex.sentence, catFirst)
+		}
+		swapped += ex.sentence
+	}
+	if swapped < 30 || swapped > 70 {
+		t.Errorf("%d of 100 swapped", swapped)
+	}
+}
+
+func TestTokenizeSplitsAndPacks(t *testing.T) {
+	tok := testTokenizer(t)
+	corpus := writeCorpus(t, 400, 3)
+	dir := t.TempDir()
+	m, err := Tokenize([]string{corpus}, tok, 20, 0.1, true, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Lines["heldout"] < 20 || m.Lines["heldout"] > 70 {
+		t.Errorf("%d of 400 lines held out at 10%%", m.Lines["heldout"])
+	}
+	d, err := OpenDataset(dir, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	total := 0
+	for i := 0; i < d.Len(); i++ {
+		s, _ := d.Sequence(i)
+		if len(s) == 0 || len(s) > 20 {
+			t.Fatalf("sequence %d has %d pieces", i, len(s))
+		}
+		if s[0]&startsWord == 0 {
+			t.Fatalf("sequence %d starts inside a word", i)
+		}
+		total += len(s)
+	}
+	if total != m.Tokens["train"] {
+		t.Errorf("sequences hold %d pieces, manifest says %d", total, m.Tokens["train"])
+	}
+	// Packing puts several short lines in one sequence.
+	if d.Len() >= m.Lines["train"] {
+		t.Errorf("%d sequences for %d lines: nothing packed", d.Len(), m.Lines["train"])
+	}
+}
+
+func TestBadCorpora(t *testing.T) {
+	tok := testTokenizer(t)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	blank := filepath.Join(dir, "blank.txt")
+	os.WriteFile(blank, []byte("\n\n   \n"), 0o644)
+	bad := filepath.Join(dir, "bad.txt")
+	os.WriteFile(bad, []byte("the cat sat\nthe \xff dog\n"), 0o644)
+	cases := map[string]string{empty: "has no training text", blank: "has no training text", bad: "bad.txt:2: invalid UTF-8"}
+	for file, want := range cases {
+		_, err := Tokenize([]string{file}, tok, 20, 0.1, true, t.TempDir(), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", filepath.Base(file), err, want)
+		}
+	}
+	// A line longer than a sequence is split at word boundaries.
+	long := filepath.Join(dir, "long.txt")
+	text := strings.Repeat("the big cats sat on the mat . ", 30) + "\n"
+	for i := 0; i < 40; i++ {
+		text += words[i%len(words)] + " dog .\n"
+	}
+	os.WriteFile(long, []byte(text), 0o644)
+	out := t.TempDir()
+	m, err := Tokenize([]string{long}, tok, 16, 0.2, true, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.LongLines != 1 {
+		t.Errorf("%d long lines, want 1", m.LongLines)
+	}
+	if m.Lines["heldout"] == 0 {
+		t.Fatal("nothing held out")
+	}
+	d, _ := OpenDataset(out, "train")
+	defer d.Close()
+	for i := 0; i < d.Len(); i++ {
+		s, _ := d.Sequence(i)
+		if len(s) > 16 || s[0]&startsWord == 0 {
+			t.Fatalf("sequence %d: %d pieces, first starts a word: %v", i, len(s), s[0]&startsWord != 0)
+		}
+	}
+}
+
+func smallConfig(t *testing.T, out string, steps int) (*Config, []byte) {
+	t.Helper()
+	corpus := writeCorpus(t, 600, 4)
+	vocab := filepath.Join(t.TempDir(), "vocab.txt")
+	var b bytes.Buffer
+	tokenizer.WriteVocabTxt(&b, append(append([]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","}, words...), "##s", "##ed", "##ing"))
+	os.WriteFile(vocab, b.Bytes(), 0o644)
+	raw := []byte(`output: ` + out + `
+model: {preset: micro, layers: 2, hidden: 32, heads: 2, intermediate: 64}
+vocab: {file: ` + vocab + `}
+data: {files: [` + corpus + `], max_length: 24, heldout: 0.1, eval_sequences: 40}
+train: {batch_size: 8, steps: ` + strconv.Itoa(steps) + `, learning_rate: 1e-3, eval_every: 5, save_every: 4, threads: 2}
+`)
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, raw
+}
+
+// TestResumeIsExact interrupts a run, resumes it, and checks that the final
+// weights equal those of an uninterrupted run bit for bit.
+func TestResumeIsExact(t *testing.T) {
+	dir := t.TempDir()
+	cfgA, rawA := smallConfig(t, filepath.Join(dir, "a"), 12)
+	if err := Run(context.Background(), cfgA, rawA, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfgB := *cfgA
+	cfgB.Output = filepath.Join(dir, "b")
+	rawB := bytes.Replace(rawA, []byte(cfgA.Output), []byte(cfgB.Output), 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopAfter = func(step int) {
+		if step == 7 {
+			cancel()
+		}
+	}
+	defer func() { stopAfter = nil }()
+	if err := Run(ctx, &cfgB, rawB, false, io.Discard); !errors.Is(err, ErrStopped) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	stopAfter = nil
+	if err := Run(context.Background(), &cfgB, rawB, true, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(cfgA.Output, "checkpoints", "step-0000012", "model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(cfgB.Output, "checkpoints", "step-0000012", "model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatal("the resumed run ended with different weights")
+	}
+	// The checkpoint is a HuggingFace BertForMaskedLM directory.
+	ck, err := loader.Read(filepath.Join(cfgA.Output, "checkpoints", "step-0000012"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ck.Model(); err != nil {
+		t.Fatal(err)
+	}
+	if extra := ck.Extra(); len(extra) != 5 || !strings.HasPrefix(extra[0], "cls.predictions.") {
+		t.Errorf("head tensors %v", extra)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := map[string]string{
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\nbogus: 1\n":                    "field bogus not found",
+		"data: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\n":                                         "output",
+		"output: x\ntrain: {steps: 10}\nvocab: {size: 1000}\n":                                                  "data.files",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\n":                                                   "vocab",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\nobjective: {sentence: nope}\n": "objective.sentence",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10, time_limit: soon}\nvocab: {size: 1000}\n":            "invalid duration",
+	}
+	for text, want := range cases {
+		if _, err := ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", text, err, want)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package pretrain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/hiertune/hiertune/data/text"
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads"
+	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/optim"
+	"github.com/hiertune/hiertune/run"
+)
+
+// ErrStopped is returned when a run stopped early (interrupted, or out of
+// its time limit) after saving a checkpoint it can be resumed from.
+var ErrStopped = errors.New("stopped early; the run can be resumed")
+
+// tokenizerFiles are copied from a tokenizer's directory into checkpoints.
+var tokenizerFiles = []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
+
+// trainer holds the state of a pretraining run.
+type trainer struct {
+	cfg      *Config
+	dir      *run.Dir
+	log      io.Writer
+	tok      *tokenizer.Tokenizer
+	tokDir   string // where the tokenizer's files are
+	model    *encoder.Model
+	rawCfg   map[string]json.RawMessage
+	prefix   string
+	mlm      *heads.MaskedLM
+	pair     *encoder.Linear // cls.seq_relationship, with a sentence objective
+	params   []encoder.NamedParam
+	opt      *optim.AdamW
+	sched    optim.LinearSchedule
+	masker   masker
+	train    *Dataset
+	heldout  *Dataset
+	state    State
+	baseline Baseline
+	arena    *kernels.Arena // the step buffers, while the loop runs
+}
+
+// State is what a checkpoint records about the run's progress.
+type State struct {
+	Step        int     `json:"step"`
+	Tokens      int64   `json:"tokens"`
+	BestLoss    float64 `json:"best_heldout_loss"`
+	BestStep    int     `json:"best_step"` // 0 until the first evaluation
+	TrainSecond float64 `json:"train_seconds"`
+}
+
+// Baseline is what a unigram model (token frequencies of the training
+// split) achieves on the held-out masked tokens: the accuracy of always
+// guessing the most frequent token, and its perplexity.
+type Baseline struct {
+	Accuracy   float64 `json:"unigram_accuracy"`
+	Perplexity float64 `json:"unigram_perplexity"`
+}
+
+// Run runs the pretraining job cfg (whose YAML text is raw) in its run
+// directory: a new run, or with resume the continuation of the one there
+// from its latest checkpoint. It reports progress on log and returns
+// ErrStopped after an interruption (ctx cancelled) or at the time limit,
+// once a checkpoint is saved.
+func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
+	threads := cfg.Train.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	kernels.SetThreads(threads)
+	t := &trainer{cfg: cfg, log: log}
+	var err error
+	if resume {
+		if t.dir, err = run.Resume(cfg.Output, raw); err != nil {
+			return err
+		}
+	} else if t.dir, err = run.Create(cfg.Output, raw); err != nil {
+		return err
+	}
+	defer t.dir.Close()
+	if err := t.setup(resume); err != nil {
+		return err
+	}
+	defer t.train.Close()
+	defer t.heldout.Close()
+	return t.loop(ctx)
+}
+
+// setup builds or restores the model, the tokenizer, the data and the
+// optimiser.
+func (t *trainer) setup(resume bool) error {
+	var ck *loader.Checkpoint
+	var err error
+	switch {
+	case resume:
+		latest, err := t.dir.Latest()
+		if err != nil {
+			return fmt.Errorf("%w (a run interrupted before its first checkpoint must be started again)", err)
+		}
+		if ck, err = loader.Read(latest); err != nil {
+			return err
+		}
+		fmt.Fprintf(t.log, "resuming from %s\n", latest)
+	case t.cfg.Model.From != "":
+		if ck, err = loader.Open(t.cfg.Model.From); err != nil {
+			return err
+		}
+	}
+	if ck != nil {
+		if err := t.fromCheckpoint(ck); err != nil {
+			return err
+		}
+	} else if err := t.fromScratch(); err != nil {
+		return err
+	}
+	if err := t.prepareData(); err != nil {
+		return err
+	}
+	sp := t.tok.Specials()
+	if sp.CLS < 0 || sp.SEP < 0 || sp.MASK < 0 {
+		return fmt.Errorf("%s: the tokenizer lacks a [CLS], [SEP] or [MASK] token", t.tokDir)
+	}
+	r := t.cfg.Objective.Replace
+	t.masker = masker{specials: sp, vocab: t.model.Config.VocabSize, prob: t.cfg.Objective.MaskProbability,
+		wholeWord: *t.cfg.Objective.WholeWord, replace: [3]float64{r[0], r[1], r[2]}, sentence: t.cfg.Objective.Sentence}
+	t.params = append(append([]encoder.NamedParam{}, t.model.NamedParams()...), t.mlm.NamedParams()...)
+	if t.pair != nil {
+		t.params = append(t.params, pairParams(t.pair)...)
+	}
+	t.opt = optim.NewAdamW(t.params, t.cfg.Train.LearningRate, *t.cfg.Train.WeightDecay)
+	t.sched = optim.LinearSchedule{Peak: t.cfg.Train.LearningRate, Warmup: int(*t.cfg.Train.Warmup * float64(t.cfg.Train.Steps)), Total: t.cfg.Train.Steps}
+	if resume {
+		return t.restore(ck.Dir)
+	}
+	return nil
+}
+
+// fromCheckpoint takes the model, heads and tokenizer of a checkpoint.
+func (t *trainer) fromCheckpoint(ck *loader.Checkpoint) error {
+	var err error
+	if t.model, err = ck.Model(); err != nil {
+		return err
+	}
+	t.rawCfg, t.prefix, t.tokDir = ck.RawConfig, ck.Prefix, ck.Dir
+	if t.prefix == "" {
+		t.prefix = "bert."
+	}
+	if t.tok, err = tokenizer.Load(ck.Dir); err != nil {
+		return err
+	}
+	if t.tok.VocabSize() > t.model.Config.VocabSize {
+		return fmt.Errorf("%s: the tokenizer has %d ids, the model %d embeddings", ck.Dir, t.tok.VocabSize(), t.model.Config.VocabSize)
+	}
+	rng := rand.New(rand.NewPCG(t.cfg.Train.Seed, 1))
+	init := func(p *nn.Param) { encoder.InitNormal(p, t.model.Config.InitializerRange, rng) }
+	if t.mlm, err = heads.LoadMaskedLM(ck, t.model); err != nil {
+		if t.mlm, err = heads.NewMaskedLM(t.model, init); err != nil {
+			return err
+		}
+		fmt.Fprintf(t.log, "%s has no masked-LM head: starting a new one\n", ck.Dir)
+	}
+	if t.cfg.Objective.Sentence != "none" {
+		if t.model.Pooler == nil {
+			return fmt.Errorf("%s: a sentence objective needs a pooler, which this checkpoint has not", ck.Dir)
+		}
+		t.pair = encoder.NewLinear(t.model.Config.HiddenSize, 2)
+		if err := loadPair(ck, t.pair); err != nil {
+			init(t.pair.Weight)
+		}
+	}
+	return nil
+}
+
+// fromScratch makes the vocabulary (reused or trained) and a freshly
+// initialised model.
+func (t *trainer) fromScratch() error {
+	vdir := filepath.Join(t.dir.Path, "vocab")
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		return err
+	}
+	if f := t.cfg.Vocab.File; f != "" {
+		if err := copyTokenizer(f, vdir); err != nil {
+			return err
+		}
+	} else if err := t.trainVocab(vdir); err != nil {
+		return err
+	}
+	var err error
+	if t.tok, err = tokenizer.Load(vdir); err != nil {
+		return err
+	}
+	t.tokDir, t.prefix = vdir, "bert."
+	pad := max(t.tok.Specials().PAD, 0)
+	arch := t.cfg.Architecture(t.tok.VocabSize(), pad)
+	if t.model, err = encoder.New(arch, t.cfg.Objective.Sentence != "none"); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(t.cfg.Train.Seed, 0))
+	t.model.InitWeights(rng)
+	init := func(p *nn.Param) { encoder.InitNormal(p, arch.InitializerRange, rng) }
+	if t.mlm, err = heads.NewMaskedLM(t.model, init); err != nil {
+		return err
+	}
+	if t.cfg.Objective.Sentence != "none" {
+		t.pair = encoder.NewLinear(arch.HiddenSize, 2)
+		init(t.pair.Weight)
+	}
+	return nil
+}
+
+// trainVocab trains a WordPiece vocabulary on the training lines and writes
+// its files into dir.
+func (t *trainer) trainVocab(dir string) error {
+	v := t.cfg.Vocab
+	fmt.Fprintf(t.log, "training a WordPiece vocabulary of %d on %s\n", v.Size, strings.Join(t.cfg.Data.Files, ", "))
+	tr := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: v.Size, MinFrequency: v.MinFrequency, Lowercase: !v.Cased})
+	err := text.Lines(t.cfg.Data.Files, func(line, _ string, _ int) error {
+		if !heldOut(line, t.cfg.Data.Heldout) { // the held-out text stays unseen
+			tr.Add(line)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	vocab, err := tr.Train()
+	if err != nil {
+		return err
+	}
+	return writeVocab(dir, vocab, !v.Cased)
+}
+
+// prepareData tokenizes the corpus into the run directory, unless it was
+// already done with the same inputs, and opens both splits.
+func (t *trainer) prepareData() error {
+	dir := filepath.Join(t.dir.Path, "data")
+	maxPieces := t.cfg.Data.MaxLength - 2
+	if t.cfg.Objective.Sentence != "none" {
+		maxPieces--
+	}
+	if maxPieces+2 > t.model.Config.MaxSequenceLength() {
+		return fmt.Errorf("data.max_length %d exceeds the model's %d positions", t.cfg.Data.MaxLength, t.model.Config.MaxSequenceLength())
+	}
+	old, err := readManifest(dir)
+	if err != nil {
+		return err
+	}
+	if old == nil || !t.sameData(old, maxPieces) {
+		fmt.Fprintf(t.log, "tokenizing %s\n", strings.Join(t.cfg.Data.Files, ", "))
+		m, err := Tokenize(t.cfg.Data.Files, t.tok, maxPieces, t.cfg.Data.Heldout, *t.cfg.Data.Pack, dir, t.log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(t.log, "corpus: %d training sequences (%d pieces), %d held out (%d pieces); %d long lines split\n",
+			m.Splits["train"], m.Tokens["train"], m.Splits["heldout"], m.Tokens["heldout"], m.LongLines)
+		t.dir.Log(map[string]any{"event": "corpus", "manifest": m})
+	}
+	if t.train, err = OpenDataset(dir, "train"); err != nil {
+		return err
+	}
+	if t.heldout, err = OpenDataset(dir, "heldout"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (t *trainer) sameData(m *Manifest, maxPieces int) bool {
+	probe := &Manifest{Vocab: vocabHash(t.tok), MaxPieces: maxPieces, Heldout: t.cfg.Data.Heldout, Pack: *t.cfg.Data.Pack}
+	for _, path := range t.cfg.Data.Files {
+		st, err := os.Stat(path)
+		if err != nil {
+			return false
+		}
+		abs, _ := filepath.Abs(path)
+		probe.Files = append(probe.Files, FileInfo{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano()})
+	}
+	return m.sameInput(probe)
+}
