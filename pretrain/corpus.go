@@ -311,6 +311,9 @@ func OpenDataset(dir, split string) (*Dataset, error) {
 // Len returns the number of sequences.
 func (d *Dataset) Len() int { return len(d.offsets) - 1 }
 
+// Length returns the number of pieces of sequence i.
+func (d *Dataset) Length(i int) int { return int(d.offsets[i+1] - d.offsets[i]) }
+
 // Sequence returns sequence i's pieces (ids with flags).
 func (d *Dataset) Sequence(i int) ([]uint32, error) {
 	lo, hi := d.offsets[i], d.offsets[i+1]

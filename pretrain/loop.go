@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -42,16 +43,18 @@ func (t *trainer) rng(stream, a, b uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(t.cfg.Train.Seed^(stream<<56)^(a<<24), b))
 }
 
-// batchAt returns the training batch of global step s: batches walk a fresh
-// permutation of the training sequences every epoch (a last partial batch
-// is dropped), and each sequence gets new masks every epoch.
+// batchAt returns the training batch of global step s. Every epoch walks a
+// fresh permutation of the training sequences, cut into batches of similar
+// lengths (see epochBatches), and masks each sequence anew.
 func (t *trainer) batchAt(s int) (*batch, error) {
 	n, bs := t.train.Len(), t.cfg.Train.BatchSize
 	perEpoch := max(1, n/bs)
 	epoch, k := s/perEpoch, s%perEpoch
-	order := t.rng(streamOrder, uint64(epoch), 0).Perm(n)
+	if t.epoch != epoch || t.batches == nil {
+		t.epoch, t.batches = epoch, t.epochBatches(epoch)
+	}
 	var exs []example
-	for _, i := range order[k*bs : min(n, (k+1)*bs)] {
+	for _, i := range t.batches[k] {
 		ex, err := t.exampleOf(t.train, i, t.rng(streamMask, uint64(epoch), uint64(i)))
 		if err != nil {
 			return nil, err
@@ -59,6 +62,30 @@ func (t *trainer) batchAt(s int) (*batch, error) {
 		exs = append(exs, ex)
 	}
 	return makeBatch(exs, max(t.tok.Specials().PAD, 0)), nil
+}
+
+// epochBatches returns the batches of an epoch, as sequence indices. As
+// HuggingFace's group_by_length does, the shuffled sequences are taken 50
+// batches at a time and sorted by length before being cut into batches, and
+// the batches are then shuffled: a batch pads little, and the order stays
+// random. A last partial batch is dropped.
+func (t *trainer) epochBatches(epoch int) [][]int {
+	n, bs := t.train.Len(), t.cfg.Train.BatchSize
+	rng := t.rng(streamOrder, uint64(epoch), 0)
+	order := rng.Perm(n)
+	var batches [][]int
+	for lo := 0; lo < n; lo += 50 * bs {
+		group := order[lo:min(n, lo+50*bs)]
+		sort.SliceStable(group, func(i, j int) bool { return t.train.Length(group[i]) > t.train.Length(group[j]) })
+		for b := 0; b+bs <= len(group); b += bs {
+			batches = append(batches, group[b:b+bs])
+		}
+	}
+	if len(batches) == 0 { // fewer sequences than a batch
+		batches = [][]int{order}
+	}
+	rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	return batches
 }
 
 func (t *trainer) exampleOf(d *Dataset, i int, rng *rand.Rand) (example, error) {
@@ -136,7 +163,7 @@ func (t *trainer) loop(ctx context.Context) error {
 	progress.Start(t.state.Step)
 	start := time.Now()
 	var sumLoss float64
-	var sumCorrect, sumMasked, sumTokens, window int
+	var sumCorrect, sumMasked, sumTokens, sumPadded, window int
 	var windowTime time.Duration
 	for t.state.Step < cfg.Steps {
 		select {
@@ -179,6 +206,7 @@ func (t *trainer) loop(ctx context.Context) error {
 		arena.Reset() // nothing of this step is used any more
 		sumMasked += len(b.targets)
 		sumTokens += b.tokens
+		sumPadded += b.enc.Size * b.enc.Seq
 		windowTime += elapsed
 		window++
 		progress.Step(t.state.Step, b.tokens, map[string]float64{"loss": lv, "lr": t.opt.LR})
@@ -188,8 +216,9 @@ func (t *trainer) loop(ctx context.Context) error {
 		if window == 50 || t.state.Step == cfg.Steps {
 			t.dir.Log(map[string]any{"step": t.state.Step, "split": "train", "loss": sumLoss / float64(sumMasked),
 				"mlm_accuracy": float64(sumCorrect) / float64(sumMasked), "lr": t.opt.LR, "grad_norm": norm,
-				"tokens_per_s": float64(sumTokens) / windowTime.Seconds(), "tokens": t.state.Tokens})
-			sumLoss, sumCorrect, sumMasked, sumTokens, window, windowTime = 0, 0, 0, 0, 0, 0
+				"tokens_per_s": float64(sumTokens) / windowTime.Seconds(), "padded_tokens_per_s": float64(sumPadded) / windowTime.Seconds(),
+				"tokens": t.state.Tokens})
+			sumLoss, sumCorrect, sumMasked, sumTokens, sumPadded, window, windowTime = 0, 0, 0, 0, 0, 0, 0
 		}
 		final := t.state.Step == cfg.Steps
 		if t.state.Step%cfg.EvalEvery == 0 || final {

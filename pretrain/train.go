@@ -52,6 +52,8 @@ type trainer struct {
 	state    State
 	baseline Baseline
 	arena    *kernels.Arena // the step buffers, while the loop runs
+	epoch    int            // the epoch whose batches are in batches
+	batches  [][]int
 }
 
 // State is what a checkpoint records about the run's progress.

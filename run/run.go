@@ -115,7 +115,7 @@ func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, pro
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp) // gone once renamed
+	defer os.RemoveAll(tmp)                      // gone once renamed
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}

@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/optim"
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -30,27 +33,27 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	labels := fs.Int("labels", 9, "classes of the token-classification head")
 	dropout := fs.Float64("dropout", -1, "dropout probability in training (-1: the model's own, 0.1 for the presets)")
 	modes := fs.String("mode", "train,infer", "what to time: train (forward + cross-entropy + backward + AdamW), infer (forward only), or both")
+	headName := fs.String("head", "token", "training head: token (token classification, as torch_speed.py) or mlm (masked-LM head tied to the embeddings on --mask of the tokens, with gradient clipping, as pretrain)")
+	mask := fs.Float64("mask", 0.15, "with --head mlm: share of the tokens that are predicted")
+	vocab := fs.Int("vocab", 0, "vocabulary size of a preset (0: the preset's)")
 	gemm := fs.Bool("gemm", false, "also time matrix products of BERT shapes against the machine's measured FMA peak")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if *batch <= 0 || *seq <= 0 || *steps <= 0 || *warmup < 0 || *threads <= 0 || *labels <= 1 {
 		return usageError{"--batch, --seq, --steps, --threads must be positive, --labels above 1, --warmup not negative"}
 	}
 	kernels.SetThreads(*threads)
-	m, err := benchModel(*model)
+	if *headName != "token" && *headName != "mlm" {
+		return usageError{fmt.Sprintf("unknown --head %q (want token or mlm)", *headName)}
+	}
+	m, err := benchModel(*model, *vocab)
 	if err != nil {
 		return err
 	}
@@ -64,14 +67,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		"model": *model, "backend": kernels.Backend(), "threads": *threads, "batch": *batch, "seq": *seq,
 		"steps": *steps, "warmup": *warmup, "dropout": m.Config.HiddenDropoutProb, "params": countParams(m),
 		"layers": m.Config.NumHiddenLayers, "hidden": m.Config.HiddenSize, "heads": m.Config.NumAttentionHeads,
-		"go": runtime.Version(),
+		"go": runtime.Version(), "head": *headName, "vocab": m.Config.VocabSize,
 	}
 	b := randomBatch(m.Config, *batch, *seq)
 	tokens := float64(*batch * *seq)
 	for _, mode := range strings.Split(*modes, ",") {
 		switch strings.TrimSpace(mode) {
 		case "train":
-			t, err := benchTrain(m, b, *labels, *steps, *warmup)
+			t, err := benchTrain(m, b, trainHead{name: *headName, classes: *labels, mask: *mask}, *steps, *warmup)
 			if err != nil {
 				return err
 			}
@@ -109,9 +112,13 @@ func presetNames() []string {
 	return names
 }
 
-// benchModel returns a randomly initialised preset, or a checkpoint's model.
-func benchModel(name string) (*encoder.Model, error) {
+// benchModel returns a randomly initialised preset (with vocab entries if
+// not 0), or a checkpoint's model.
+func benchModel(name string, vocab int) (*encoder.Model, error) {
 	if cfg, err := encoder.Preset(name); err == nil {
+		if vocab > 0 {
+			cfg.VocabSize = vocab
+		}
 		m, err := encoder.New(cfg, true)
 		if err != nil {
 			return nil, err
@@ -155,44 +162,78 @@ func randomBatch(cfg encoder.Config, batch, seq int) *encoder.Batch {
 
 type trainTimes struct{ step, fwd, bwd, opt float64 }
 
-// benchTrain times the training step of token classification as
-// torch_speed.py does: forward, dropout and a linear classifier on the last
+// trainHead says which head a training step trains.
+type trainHead struct {
+	name    string  // "token" or "mlm"
+	classes int     // for "token"
+	mask    float64 // for "mlm": share of tokens predicted
+}
+
+// benchTrain times a training step. With the token head it is
+// torch_speed.py's: forward, dropout and a linear classifier on the last
 // layer, cross-entropy, backward, and AdamW (lr 5e-5, weight decay 0.01).
-func benchTrain(m *encoder.Model, b *encoder.Batch, classes, steps, warmup int) (trainTimes, error) {
+// With the MLM head it is pretrain's: the masked-LM head (tied decoder) on a
+// share of the positions, cross-entropy, backward, clipping to norm 1 and
+// AdamW.
+func benchTrain(m *encoder.Model, b *encoder.Batch, h trainHead, steps, warmup int) (trainTimes, error) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	head := encoder.NewLinear(m.Config.HiddenSize, classes)
-	encoder.InitNormal(head.Weight, 0.02, rng)
-	params := append(m.NamedParams(),
-		encoder.NamedParam{Name: "classifier.weight", Param: head.Weight, Shape: []int{classes, m.Config.HiddenSize}},
-		encoder.NamedParam{Name: "classifier.bias", Param: head.Bias, Shape: []int{classes}})
-	opt := optim.NewAdamW(params, 5e-5, 0.01)
-	labels := make([]int, len(b.InputIDs))
-	for i := range labels {
-		labels[i] = rng.IntN(classes)
+	params := m.NamedParams()
+	var loss func(last mat.Tensor) (mat.Tensor, error)
+	switch h.name {
+	case "token":
+		head := encoder.NewLinear(m.Config.HiddenSize, h.classes)
+		encoder.InitNormal(head.Weight, 0.02, rng)
+		params = append(params,
+			encoder.NamedParam{Name: "classifier.weight", Param: head.Weight, Shape: []int{h.classes, m.Config.HiddenSize}},
+			encoder.NamedParam{Name: "classifier.bias", Param: head.Bias, Shape: []int{h.classes}})
+		labels := make([]int, len(b.InputIDs))
+		for i := range labels {
+			labels[i] = rng.IntN(h.classes)
+		}
+		loss = func(last mat.Tensor) (mat.Tensor, error) {
+			drop := kernels.Dropout{P: float32(m.Config.HiddenDropoutProb), Seed: rng.Uint32()}
+			return kernels.CrossEntropy(head.Forward(kernels.DropoutOp(last, drop)), labels, -100)
+		}
+	case "mlm":
+		head, err := heads.NewMaskedLM(m, func(p *nn.Param) { encoder.InitNormal(p, 0.02, rng) })
+		if err != nil {
+			return trainTimes{}, err
+		}
+		params = append(params, head.NamedParams()...)
+		var rows, targets []int
+		for i, id := range b.InputIDs {
+			if rng.Float64() < h.mask {
+				rows, targets = append(rows, i), append(targets, id)
+			}
+		}
+		loss = func(last mat.Tensor) (mat.Tensor, error) {
+			return kernels.CrossEntropy(head.Forward(last, rows), targets, -100)
+		}
 	}
+	opt := optim.NewAdamW(params, 5e-5, 0.01)
 	arena := kernels.NewArena()
 	kernels.UseArena(arena)
 	defer kernels.UseArena(nil)
 	var tot, fwd, bwd, upd []float64
 	for i := 0; i < warmup+steps; i++ {
 		t0 := time.Now()
-		opt.ZeroGrad()
 		res, err := m.Forward(b, encoder.Options{Train: true, RNG: rng})
 		if err != nil {
 			return trainTimes{}, err
 		}
-		last := res.HiddenStates[len(res.HiddenStates)-1]
-		drop := kernels.Dropout{P: float32(m.Config.HiddenDropoutProb), Seed: rng.Uint32()}
-		loss, err := kernels.CrossEntropy(head.Forward(kernels.DropoutOp(last, drop)), labels, -100)
+		l, err := loss(res.HiddenStates[len(res.HiddenStates)-1])
 		if err != nil {
 			return trainTimes{}, err
 		}
-		kernels.Values(loss) // the forward pass is done
+		kernels.Values(l) // the forward pass is done
 		t1 := time.Now()
-		if err := kernels.Backward(loss); err != nil {
+		if err := kernels.Backward(l); err != nil {
 			return trainTimes{}, err
 		}
 		t2 := time.Now()
+		if h.name == "mlm" {
+			optim.ClipGradNorm(params, 1)
+		}
 		opt.Step()
 		opt.ZeroGrad()
 		arena.Reset()
@@ -204,7 +245,6 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, classes, steps, warmup int) 
 			upd = append(upd, t3.Sub(t2).Seconds())
 		}
 	}
-	opt.ZeroGrad()
 	return trainTimes{median(tot), median(fwd), median(bwd), median(upd)}, nil
 }
 
@@ -276,6 +316,26 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// startProfile starts a CPU profile into path ("" for none) and returns
+// the function that ends it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // peakRSSMB returns the process's peak resident set size in MiB (VmHWM),

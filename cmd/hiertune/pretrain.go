@@ -17,9 +17,15 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	config := fs.String("config", "", "the job's YAML configuration (see docs/pretraining.md)")
 	output := fs.String("output", "", "run directory (overrides the configuration's output)")
 	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if *config == "" {
 		return usageError{"--config is required"}
 	}
