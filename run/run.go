@@ -105,7 +105,8 @@ func (d *Dir) Log(record map[string]any) error {
 
 // SaveCheckpoint writes files (name → contents; names may contain no path
 // separator) as the checkpoint called name, makes it the latest, and keeps
-// only the keep newest checkpoints besides those in protect.
+// only the keep newest checkpoints (counting this one) besides those in
+// protect.
 func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, protect ...string) error {
 	if strings.ContainsAny(name, `/\`) || name == "" || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("invalid checkpoint name %q", name)
@@ -143,34 +144,24 @@ func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, pro
 	return d.prune(keep, append(protect, name))
 }
 
-// prune removes all but the keep newest checkpoints, sparing protected ones.
+// prune removes all but the keep newest checkpoints, sparing protected
+// ones. Names sort in the order checkpoints are made (step-0000100, ...).
 func (d *Dir) prune(keep int, protect []string) error {
 	root := filepath.Join(d.Path, "checkpoints")
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return err
 	}
-	type ck struct {
-		name string
-		mod  time.Time
-	}
-	var cks []ck
+	var names []string
 	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !slices.Contains(protect, e.Name()) {
+			names = append(names, e.Name())
 		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		cks = append(cks, ck{e.Name(), info.ModTime()})
 	}
-	sort.Slice(cks, func(i, j int) bool { return cks[i].mod.After(cks[j].mod) })
-	for i, c := range cks {
-		if i < keep || slices.Contains(protect, c.name) {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(root, c.name)); err != nil {
+	sort.Strings(names)
+	keep = max(0, keep-1) // the checkpoint just saved is protected and counts
+	for _, name := range names[:max(0, len(names)-keep)] {
+		if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
 			return err
 		}
 	}
