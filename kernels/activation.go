@@ -16,9 +16,13 @@ const (
 	GELU     Activation = "gelu"      // exact: x·Φ(x) with erf
 	GELUTanh Activation = "gelu_tanh" // the tanh approximation (gelu_new, gelu_pytorch_tanh, gelu_fast)
 	ReLU     Activation = "relu"
-	SiLU     Activation = "silu"
-	Tanh     Activation = "tanh"
+	// LeakyReLU has slope 0.1 below zero, as in Dozat & Manning's parser.
+	LeakyReLU Activation = "leaky_relu"
+	SiLU      Activation = "silu"
+	Tanh      Activation = "tanh"
 )
+
+const leakySlope = 0.1
 
 // ParseActivation maps a config's hidden_act to an Activation.
 func ParseActivation(name string) (Activation, error) {
@@ -29,12 +33,14 @@ func ParseActivation(name string) (Activation, error) {
 		return GELUTanh, nil
 	case "relu":
 		return ReLU, nil
+	case "leaky_relu":
+		return LeakyReLU, nil
 	case "silu", "swish":
 		return SiLU, nil
 	case "tanh":
 		return Tanh, nil
 	}
-	return "", fmt.Errorf("unsupported activation %q (want gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu, swish or tanh)", name)
+	return "", fmt.Errorf("unsupported activation %q (want gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, leaky_relu, silu, swish or tanh)", name)
 }
 
 // Activate returns act applied to every element of x.
@@ -67,6 +73,10 @@ func (f *activationFn) Forward() (mat.Tensor, error) {
 			for i, v := range xs {
 				ys[i] = max(v, 0)
 			}
+		case LeakyReLU:
+			for i, v := range xs {
+				ys[i] = max(v, leakySlope*v)
+			}
 		case SiLU:
 			for i, v := range xs {
 				ys[i] = v / (1 + float32(math.Exp(float64(-v))))
@@ -97,6 +107,14 @@ func (f *activationFn) Backward(gy mat.Tensor) error {
 			for i, v := range xs {
 				if v > 0 {
 					ds[i] = gs[i]
+				}
+			}
+		case LeakyReLU:
+			for i, v := range xs {
+				if v > 0 {
+					ds[i] = gs[i]
+				} else {
+					ds[i] = leakySlope * gs[i]
 				}
 			}
 		case SiLU:

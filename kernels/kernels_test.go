@@ -158,11 +158,11 @@ func TestGradLayerNorm(t *testing.T) {
 }
 
 func TestGradActivations(t *testing.T) {
-	for _, act := range []Activation{GELU, GELUTanh, ReLU, SiLU, Tanh} {
+	for _, act := range []Activation{GELU, GELUTanh, ReLU, LeakyReLU, SiLU, Tanh} {
 		t.Run(string(act), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(10, 11))
 			x := leaf(r, 5, 6, 2)
-			if act == ReLU { // keep away from the kink for finite differences
+			if act == ReLU || act == LeakyReLU { // keep away from the kink for finite differences
 				for i, v := range Values(x) {
 					if math.Abs(float64(v)) < 0.05 {
 						Values(x)[i] = 0.5

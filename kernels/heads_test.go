@@ -1,0 +1,103 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nlpodyssey/spago/mat"
+)
+
+func TestGradSegmentPools(t *testing.T) {
+	r := rand.New(rand.NewPCG(40, 41))
+	x := leaf(r, 9, 4, 1)
+	starts, ends := []int{0, 1, 4, 5}, []int{1, 4, 5, 9}
+	for _, mode := range []PoolMode{PoolFirst, PoolLast, PoolMean, PoolSum} {
+		t.Run(string(mode), func(t *testing.T) {
+			gradCheck(t, []*Matrix{x}, func() mat.Tensor { return SegmentPool(x, starts, ends, mode) })
+		})
+	}
+	s := leaf(r, 9, 1, 1)
+	gradCheck(t, []*Matrix{x, s}, func() mat.Tensor { return SegmentAttentionPool(x, s, starts, ends) })
+	// Mean pooling of [1,2,3] rows is their average.
+	m := NewMatrix(3, 1, []float32{1, 2, 3})
+	if v := Values(SegmentPool(m, []int{0}, []int{3}, PoolMean))[0]; v != 2 {
+		t.Errorf("mean of 1,2,3 = %g", v)
+	}
+}
+
+func TestArcScores(t *testing.T) {
+	r := rand.New(rand.NewPCG(42, 43))
+	const B, W, d = 2, 4, 3
+	dep, head, u := leaf(r, B*W, d, 1), leaf(r, B*W, d, 1), leaf(r, d+1, d, 1)
+	lengths := []int{4, 3}
+	s := Values(ArcScores(dep, head, u, B, W, lengths))
+	D, Hd, U := Values(dep), Values(head), Values(u)
+	for b := 0; b < B; b++ {
+		for i := 0; i < W; i++ {
+			for j := 0; j < W; j++ {
+				got := s[(b*W+i)*W+j]
+				if j >= lengths[b] || j == i {
+					if got != Masked {
+						t.Fatalf("S[%d,%d,%d] = %g, want masked", b, i, j, got)
+					}
+					continue
+				}
+				var want float64
+				for a := 0; a <= d; a++ {
+					xa := 1.0
+					if a < d {
+						xa = float64(D[(b*W+i)*d+a])
+					}
+					for c := 0; c < d; c++ {
+						want += xa * float64(U[a*d+c]) * float64(Hd[(b*W+j)*d+c])
+					}
+				}
+				if math.Abs(float64(got)-want) > 1e-5 {
+					t.Fatalf("S[%d,%d,%d] = %g, want %g", b, i, j, got, want)
+				}
+			}
+		}
+	}
+	gradCheck(t, []*Matrix{dep, head, u}, func() mat.Tensor {
+		// Zero the masked entries so that the loss does not depend on them.
+		return WeightedSum([]mat.Tensor{ArcScores(dep, head, u, B, W, lengths)}, []float32{1e-3})
+	})
+}
+
+func TestGradBilinearAndBCE(t *testing.T) {
+	r := rand.New(rand.NewPCG(44, 45))
+	const n, dx, dy, L = 5, 3, 4, 2
+	x, y, u := leaf(r, n, dx, 1), leaf(r, n, dy, 1), leaf(r, dx+1, L*(dy+1), 1)
+	gradCheck(t, []*Matrix{x, y, u}, func() mat.Tensor { return Bilinear(x, y, u, L) })
+	// One pair by hand: out = [x;1]ᵀ U_l [y;1].
+	out := Values(Bilinear(x, y, u, L))
+	X, Y, Uv := Values(x), Values(y), Values(u)
+	var want float64
+	for a := 0; a <= dx; a++ {
+		xa := 1.0
+		if a < dx {
+			xa = float64(X[a])
+		}
+		for c := 0; c <= dy; c++ {
+			yc := 1.0
+			if c < dy {
+				yc = float64(Y[c])
+			}
+			want += xa * float64(Uv[a*L*(dy+1)+1*(dy+1)+c]) * yc
+		}
+	}
+	if math.Abs(float64(out[1])-want) > 1e-5 {
+		t.Fatalf("out[0,1] = %g, want %g", out[1], want)
+	}
+
+	logits := leaf(r, 4, 3, 2)
+	targets := []float32{1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1}
+	keep := []bool{true, false, true, true}
+	gradCheck(t, []*Matrix{logits}, func() mat.Tensor { return SigmoidBCE(logits, targets, keep) })
+	// Zero logits: every term is log 2; three rows of three labels.
+	z := NewMatrix(4, 3, make([]float32, 12))
+	if v := Values(SigmoidBCE(z, targets, keep))[0]; math.Abs(float64(v)-3*math.Ln2) > 1e-6 {
+		t.Errorf("BCE at zero = %g, want 3 ln 2", v)
+	}
+}
