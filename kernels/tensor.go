@@ -170,3 +170,16 @@ func checkLen(op, what string, t mat.Tensor, n int) {
 		panic(fmt.Sprintf("kernels.%s: %s has %d values, want %d", op, what, got, n))
 	}
 }
+
+// Op runs f, an autograd function defined outside this package, as an
+// operator that Backward can walk. f.Forward must return a *Matrix, and
+// f.Backward should hand its gradients to AccGrad.
+func Op(f ag.AutoGradFunction) mat.Tensor { return run(f) }
+
+// AccGrad adds g, laid out like t's value, to t's gradient if t needs one,
+// without copying it: g must be freshly computed and not used afterwards.
+func AccGrad(t mat.Tensor, g []float32) { accGrad(t, g) }
+
+// Alloc returns n zeroed values for an operator's output or gradient, from
+// the arena in use if any (see Arena).
+func Alloc(n int) []float32 { return alloc(n) }

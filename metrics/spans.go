@@ -7,7 +7,7 @@ import (
 
 // Scheme is the tagging scheme of NER labels. A tag is "O" (outside any
 // entity) or a prefix letter, "-" and the entity type, as in "B-PER"; a
-// bare prefix ("B") has type "_", as in seqeval.
+// bare prefix ("B") or an empty type ("B-") gives type "_", as in seqeval.
 type Scheme int
 
 const (

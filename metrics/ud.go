@@ -92,6 +92,7 @@ var universalFeatures = set("PronType", "NumType", "Poss", "Reflex", "Foreign", 
 	"Animacy", "Number", "Case", "Definite", "Degree", "VerbForm", "Mood",
 	"Tense", "Aspect", "Voice", "Evident", "Polarity", "Person", "Polite")
 
+// set returns the set of names.
 func set(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -264,6 +265,7 @@ func sameChildren(gold, pred []Word, ga, pa []udWord, j int) bool {
 	return true
 }
 
+// b2i returns 1 for true and 0 for false.
 func b2i(b bool) int {
 	if b {
 		return 1

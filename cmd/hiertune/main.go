@@ -31,6 +31,9 @@ var commands = map[string]command{
 	"pretrain":  {"train an encoder with the masked-language-model objective, from scratch or a checkpoint", runPretrain},
 	"fill-mask": {"predict the tokens behind [MASK] with a checkpoint's masked-LM head", runFillMask},
 	"vocab":     {"train a WordPiece vocabulary on a text corpus and write vocab.txt and tokenizer.json", runVocab},
+	"finetune":  {"fine-tune an encoder on several tasks, each reading the layer it names", runFinetune},
+	"eval":      {"score a fine-tuned run on a file (CoNLL-U, CoNLL, TSV)", runEval},
+	"predict":   {"annotate a file with a fine-tuned run, writing the same format", runPredict},
 }
 
 func main() {

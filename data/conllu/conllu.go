@@ -21,6 +21,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/hiertune/hiertune/data/text"
 )
 
 // NoHead is Row.Head for a HEAD column "_": always for multiword tokens and
@@ -41,6 +43,19 @@ const (
 	EmptyNode
 )
 
+// String returns the kind's name, for errors.
+func (k Kind) String() string {
+	switch k {
+	case Word:
+		return "word"
+	case MultiwordToken:
+		return "multiword token"
+	case EmptyNode:
+		return "empty node"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
 // A Row is one line of a sentence other than a comment: its ten columns,
 // with the ID and HEAD parsed.
 type Row struct {
@@ -55,7 +70,7 @@ type Row struct {
 
 	Form, Lemma, UPOS, XPOS, Feats string
 	// Head is the ID of the word's head, 0 for the root, or NoHead.
-	Head                int
+	Head               int
 	DepRel, Deps, Misc string
 }
 
@@ -144,13 +159,13 @@ func ReadFile(path string) ([]*Sentence, error) {
 // the rows. A line that is not valid UTF-8 or holds a carriage return other
 // than in a final "\r\n" is an error too.
 func Read(r io.Reader, name string) ([]*Sentence, error) {
-	lr := newLineReader(r, name)
+	lr := text.NewReader(r, name)
 	var (
 		sents []*Sentence
 		p     *parser
 	)
 	for {
-		line, err := lr.next()
+		line, err := lr.Next()
 		if err == io.EOF {
 			break
 		}
@@ -167,7 +182,7 @@ func Read(r io.Reader, name string) ([]*Sentence, error) {
 				p = nil
 			}
 		case p == nil:
-			p = &parser{lr: lr, s: &Sentence{Line: lr.n}}
+			p = &parser{lr: lr, s: &Sentence{Line: lr.Line()}}
 			fallthrough
 		default:
 			if err := p.add(line); err != nil {
@@ -186,7 +201,7 @@ func Read(r io.Reader, name string) ([]*Sentence, error) {
 
 // parser builds one sentence from its lines.
 type parser struct {
-	lr        *lineReader
+	lr        *text.Reader
 	s         *Sentence
 	lines     []int // line number of each row, for errors found at the end
 	words     int   // words so far: the ID of the last one
@@ -203,18 +218,18 @@ var columnNames = [10]string{"ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HE
 func (p *parser) add(line string) error {
 	if line[0] == '#' {
 		if len(p.s.Rows) > 0 {
-			return p.lr.errorf("comment line after the first row of the sentence (comments must come first)")
+			return p.lr.Errorf("comment line after the first row of the sentence (comments must come first)")
 		}
 		p.s.Comments = append(p.s.Comments, line[1:])
 		return nil
 	}
 	if n := strings.Count(line, "\t") + 1; n != 10 {
-		return p.lr.errorf("%d tab-separated columns, want 10", n)
+		return p.lr.Errorf("%d tab-separated columns, want 10", n)
 	}
 	cols := strings.Split(line, "\t")
 	for i, c := range cols {
 		if c == "" {
-			return p.lr.errorf("empty %s column (an unknown value is written _)", columnNames[i])
+			return p.lr.Errorf("empty %s column (an unknown value is written _)", columnNames[i])
 		}
 	}
 	row := Row{
@@ -226,14 +241,14 @@ func (p *parser) add(line string) error {
 	}
 	head, err := parseHead(cols[6])
 	if err != nil {
-		return p.lr.errorf("HEAD %q: %v", cols[6], err)
+		return p.lr.Errorf("HEAD %q: %v", cols[6], err)
 	}
 	if head != NoHead && row.Kind != Word {
-		return p.lr.errorf("HEAD %q of %s %s: must be _", cols[6], row.Kind, cols[0])
+		return p.lr.Errorf("HEAD %q of %s %s: must be _", cols[6], row.Kind, cols[0])
 	}
 	row.Head = head
 	p.s.Rows = append(p.s.Rows, row)
-	p.lines = append(p.lines, p.lr.n)
+	p.lines = append(p.lines, p.lr.Line())
 	return nil
 }
 
@@ -245,13 +260,13 @@ func (p *parser) parseID(row *Row, id string) error {
 		end, err2 := parseNat(b)
 		switch {
 		case err1 != nil || err2 != nil:
-			return p.lr.errorf("malformed multiword token ID %q", id)
+			return p.lr.Errorf("malformed multiword token ID %q", id)
 		case start >= end:
-			return p.lr.errorf("multiword token ID %q: the range must end after it starts", id)
+			return p.lr.Errorf("multiword token ID %q: the range must end after it starts", id)
 		case start != p.words+1:
-			return p.lr.errorf("multiword token ID %q: must come just before word %d", id, start)
+			return p.lr.Errorf("multiword token ID %q: a range after word %d must start at %d", id, p.words, p.words+1)
 		case start <= p.rangeEnd:
-			return p.lr.errorf("multiword token ID %q overlaps the range ending at word %d", id, p.rangeEnd)
+			return p.lr.Errorf("multiword token ID %q overlaps the range ending at word %d", id, p.rangeEnd)
 		}
 		row.Kind, row.ID, row.End = MultiwordToken, start, end
 		p.rangeEnd = end
@@ -263,16 +278,16 @@ func (p *parser) parseID(row *Row, id string) error {
 		sub, err2 := parseNat(b)
 		switch {
 		case err1 != nil || err2 != nil || sub == 0:
-			return p.lr.errorf("malformed empty node ID %q", id)
+			return p.lr.Errorf("malformed empty node ID %q", id)
 		case word != p.words:
-			return p.lr.errorf("empty node ID %q: must follow word %d, not word %d", id, word, p.words)
+			return p.lr.Errorf("empty node ID %q: must follow word %d, not word %d", id, word, p.words)
 		}
 		want := 1
 		if p.emptySub > 0 && p.emptyID == word {
 			want = p.emptySub + 1
 		}
 		if sub != want {
-			return p.lr.errorf("empty node ID %q: want %d.%d", id, word, want)
+			return p.lr.Errorf("empty node ID %q: want %d.%d", id, word, want)
 		}
 		row.Kind, row.ID, row.Sub = EmptyNode, word, sub
 		p.emptyID, p.emptySub = word, sub
@@ -280,10 +295,10 @@ func (p *parser) parseID(row *Row, id string) error {
 	}
 	n, err := parseNat(id)
 	if err != nil {
-		return p.lr.errorf("malformed ID %q", id)
+		return p.lr.Errorf("malformed ID %q", id)
 	}
 	if n != p.words+1 {
-		return p.lr.errorf("word ID %d: want %d (IDs must be 1, 2, ... in order)", n, p.words+1)
+		return p.lr.Errorf("word ID %d: want %d (IDs must be 1, 2, ... in order)", n, p.words+1)
 	}
 	row.Kind, row.ID = Word, n
 	p.words = n
@@ -293,31 +308,18 @@ func (p *parser) parseID(row *Row, id string) error {
 // finish checks what can only be checked once the sentence is complete.
 func (p *parser) finish() error {
 	if p.words == 0 {
-		return p.lr.errorAt(p.s.Line, "sentence has no words")
+		return p.lr.ErrorAt(p.s.Line, "sentence has no words")
 	}
 	if p.rangeEnd > p.words {
 		r := &p.s.Rows[p.lastRange]
-		return p.lr.errorAt(p.lines[p.lastRange], "multiword token ID %q: the sentence has only %d words", r.IDString(), p.words)
+		return p.lr.ErrorAt(p.lines[p.lastRange], "multiword token ID %q: the sentence ends at word %d", r.IDString(), p.words)
 	}
 	for i, r := range p.s.Rows {
 		if r.Head > p.words {
-			return p.lr.errorAt(p.lines[i], "HEAD %d of word %d: the sentence has only %d words", r.Head, r.ID, p.words)
+			return p.lr.ErrorAt(p.lines[i], "HEAD %d of word %d: the sentence ends at word %d", r.Head, r.ID, p.words)
 		}
 	}
 	return nil
-}
-
-// String returns the kind's name, for errors.
-func (k Kind) String() string {
-	switch k {
-	case Word:
-		return "word"
-	case MultiwordToken:
-		return "multiword token"
-	case EmptyNode:
-		return "empty node"
-	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // errNotNat is the error of parseNat.

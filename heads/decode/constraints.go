@@ -34,8 +34,8 @@ func IOB2Constraints(labels []string) (*Constraints, error) {
 
 // IOBESConstraints returns the constraints of the IOBES (BIOES) scheme for
 // labels, each "O" or one of "B-", "I-", "E-", "S-" followed by a type: an
-// entity is S-TYPE alone or B-TYPE, any number of I-TYPE and E-TYPE, and
-// nothing but O, B-* or S-* may start a sequence or follow O, E-* or S-*.
+// entity is either S-TYPE alone or B-TYPE, any number of I-TYPE, then
+// E-TYPE, and entities cannot overlap.
 func IOBESConstraints(labels []string) (*Constraints, error) {
 	tags, err := parseTags(labels, "IOBES", "BIES")
 	if err != nil {

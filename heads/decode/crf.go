@@ -6,15 +6,6 @@ import (
 	"math"
 )
 
-// A linear-chain CRF over K labels scores a label sequence y of a sequence
-// of n positions as
-//
-//	start[y₀] + Σₜ emissions[t][yₜ] + Σₜ₌₁ trans[yₜ₋₁][yₜ] + end[yₙ₋₁]
-//
-// where emissions is n×K, trans K×K (trans[i][j]: label j right after label
-// i), and start and end have K entries. The empty sequence (n = 0) has the
-// single, empty labelling, with score 0.
-
 // Viterbi returns the highest-scoring label sequence among those allowed by
 // c (nil allows every sequence). Scores are ranked like trees (see the
 // package comment): NaN counts as -Inf, and a sequence avoiding -Inf scores

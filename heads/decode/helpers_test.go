@@ -67,6 +67,9 @@ func allTrees(n int) [][]int {
 // built independently of IsTree: a tree over an interval is a head with a
 // sequence of such trees on either side.
 func projectiveTrees(n int) [][]int {
+	if n == 0 {
+		return [][]int{{-1}}
+	}
 	// forests(i, j) lists partial head assignments covering words i..j as a
 	// sequence of subtrees, with the subtree roots' heads left at -1.
 	var forests func(i, j int) [][]int

@@ -46,10 +46,10 @@ type contraction struct {
 // of the complete graph whose arc h → d weighs w[d*size+h]. It modifies w.
 //
 // Contracted cycles keep the index of one of their nodes (rep), so w never
-// needs reallocating. Each node's best incoming arc is found once; after a
-// contraction only rep's changes, because an arc into the cycle's node v
-// that was some node's best remains its best as the arc into rep. This makes
-// the whole algorithm O(size²).
+// needs reallocating. Each node's best head is searched for once: after a
+// contraction, a node whose best head was on the cycle has rep as its best
+// head, the other nodes keep theirs, and only rep needs a new search. So
+// the whole algorithm takes O(size²) time.
 func chuLiuEdmonds(w []weight, size int) []int {
 	active := make([]bool, size)
 	for v := range active {
@@ -68,6 +68,9 @@ func chuLiuEdmonds(w []weight, size int) []int {
 		}
 		stack = append(stack, contract(w, size, active, best, cycle))
 	}
+	// Undo the contractions, latest first: arcs out of a cycle go back to
+	// the member they leave from, and the cycle keeps its arcs except the
+	// one into the member where the arc from outside enters.
 	heads := best
 	for i := len(stack) - 1; i >= 0; i-- {
 		c := &stack[i]

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/hiertune/hiertune/finetune"
+	"github.com/hiertune/hiertune/internal/atomicfile"
+)
+
+func runFinetune(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--resume]", stdout, stderr)
+	config := fs.String("config", "", "the job's YAML configuration (see docs/finetuning.md)")
+	output := fs.String("output", "", "run directory (overrides the configuration's output)")
+	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *config == "" {
+		return usageError{"--config is required"}
+	}
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	raw, err := os.ReadFile(*config)
+	if err != nil {
+		return err
+	}
+	cfg, err := finetune.ParseConfig(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *config, err)
+	}
+	if *output != "" {
+		cfg.Output = *output
+	}
+	// Ctrl-C (or SIGTERM) lets the current step finish, saves, and exits.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = finetune.Run(ctx, cfg, raw, *resume, stderr)
+	if errors.Is(err, finetune.ErrStopped) {
+		return nil
+	}
+	return err
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", "eval --run DIR --data FILE [--dataset NAME] [--checkpoint best]", stdout, stderr)
+	runDir := fs.String("run", "", "a fine-tuning run directory")
+	data := fs.String("data", "", "a file in the format of one of the run's datasets")
+	dataset := fs.String("dataset", "", "which of the run's datasets the file belongs to (needed when it has several)")
+	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
+	batch := fs.Int("batch", 0, "sentences per batch (0: the run's eval batch size)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *runDir == "" || *data == "" {
+		return usageError{"--run and --data are required"}
+	}
+	m, err := finetune.Open(*runDir, *checkpoint, stderr)
+	if err != nil {
+		return err
+	}
+	scores, err := m.Evaluate(*dataset, *data, *batch, stderr)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(scores))
+	for k := range scores {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stderr, "%-24s %.4f\n", k, scores[k])
+	}
+	return json.NewEncoder(stdout).Encode(scores)
+}
+
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("predict", "predict --run DIR --input FILE --output FILE [--dataset NAME] [--checkpoint best]", stdout, stderr)
+	runDir := fs.String("run", "", "a fine-tuning run directory")
+	input := fs.String("input", "", "a file in the format of one of the run's datasets (CoNLL-U, CoNLL, TSV)")
+	output := fs.String("output", "", "where to write the predictions, in the same format (- for standard output)")
+	dataset := fs.String("dataset", "", "which of the run's datasets the file belongs to (needed when it has several)")
+	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
+	batch := fs.Int("batch", 0, "sentences per batch (0: the run's eval batch size)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *runDir == "" || *input == "" || *output == "" {
+		return usageError{"--run, --input and --output are required"}
+	}
+	m, err := finetune.Open(*runDir, *checkpoint, stderr)
+	if err != nil {
+		return err
+	}
+	if *output == "-" {
+		return m.Predict(*dataset, *input, stdout, *batch, stderr)
+	}
+	var buf bytes.Buffer
+	if err := m.Predict(*dataset, *input, &buf, *batch, stderr); err != nil {
+		return err
+	}
+	return atomicfile.Write(*output, buf.Bytes())
+}

@@ -1,0 +1,291 @@
+package finetune
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/loader/safetensors"
+	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/loader/tokenizer"
+)
+
+// Model is an encoder with the heads of a job's tasks.
+type Model struct {
+	cfg      *Config
+	Encoder  *encoder.Model
+	tok      *tokenizer.Tokenizer
+	tokDir   string // where the tokenizer's files are
+	rawCfg   map[string]json.RawMessage
+	prefix   string
+	datasets []*dataset // sorted by name
+	tasks    []*task    // in configuration order
+	maxLen   int
+	stride   int
+}
+
+// tokenizerFiles are copied from the tokenizer's directory into checkpoints.
+var tokenizerFiles = []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
+
+// newModel loads the encoder of checkpoint ck for cfg: the dropout of the
+// configuration, the tokenizer beside the weights, the input lengths.
+func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
+	enc, err := ck.Model()
+	if err != nil {
+		return nil, err
+	}
+	enc.Config.HiddenDropoutProb, enc.Config.AttentionProbsDropoutProb = *cfg.Dropout, *cfg.Dropout
+	tok, err := tokenizer.Load(ck.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() > enc.Config.VocabSize {
+		return nil, fmt.Errorf("%s: the tokenizer has %d ids, the model %d embeddings", ck.Dir, tok.VocabSize(), enc.Config.VocabSize)
+	}
+	m := &Model{cfg: cfg, Encoder: enc, tok: tok, tokDir: ck.Dir, rawCfg: ck.RawConfig, prefix: ck.Prefix}
+	if m.prefix == "" {
+		m.prefix = "bert."
+	}
+	m.maxLen = enc.Config.MaxSequenceLength()
+	if cfg.MaxLength > 0 {
+		if cfg.MaxLength > m.maxLen {
+			return nil, fmt.Errorf("max_length %d exceeds the model's %d positions", cfg.MaxLength, m.maxLen)
+		}
+		m.maxLen = cfg.MaxLength
+	}
+	m.stride = cfg.Stride
+	if m.stride == 0 {
+		m.stride = m.maxLen / 4
+	}
+	names := make([]string, 0, len(cfg.Datasets))
+	for name := range cfg.Datasets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m.datasets = append(m.datasets, &dataset{name: name, cfg: cfg.Datasets[name]})
+	}
+	for _, tc := range cfg.Tasks {
+		layer, err := resolveLayer(*tc.Layer, enc.Config.NumHiddenLayers, tc.Name)
+		if err != nil {
+			return nil, err
+		}
+		t := &task{cfg: tc, layer: layer, ds: m.dataset(tc.Dataset)}
+		t.ds.tasks = append(t.ds.tasks, t)
+		m.tasks = append(m.tasks, t)
+	}
+	return m, nil
+}
+
+func (m *Model) dataset(name string) *dataset {
+	for _, d := range m.datasets {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// buildHeads makes every task's head, with labels either given (from a
+// checkpoint) or collected from the training data.
+func (m *Model) buildHeads(labels map[string][]string, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 0xbead))
+	for _, t := range m.tasks {
+		if l, ok := labels[t.cfg.Name]; ok {
+			t.labels = l
+		} else {
+			t.labels = t.vocabulary(t.ds.train)
+		}
+		if err := t.build(m.Encoder.Config.HiddenSize, t.ds.cfg.Scheme, rng); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headParams returns the parameters of all task heads.
+func (m *Model) headParams() []encoder.NamedParam {
+	var ps []encoder.NamedParam
+	for _, t := range m.tasks {
+		ps = append(ps, t.NamedParams()...)
+	}
+	return ps
+}
+
+// depth returns the deepest layer the given tasks read.
+func depth(tasks []*task) int {
+	d := 0
+	for _, t := range tasks {
+		d = max(d, t.layer)
+	}
+	return d
+}
+
+// checkpointFiles returns the files of a model checkpoint: a HuggingFace
+// encoder directory plus heads.safetensors and tasks.json.
+func (m *Model) checkpointFiles() (map[string][]byte, error) {
+	files := map[string][]byte{}
+	weights := map[string]*tensor.Tensor{}
+	for n, t := range loader.ParamTensors(m.Encoder) {
+		weights[m.prefix+n] = t
+	}
+	var err error
+	if files["model.safetensors"], err = safetensors.Encode(weights, map[string]string{"format": "pt"}); err != nil {
+		return nil, err
+	}
+	raw := map[string]json.RawMessage{}
+	for k, v := range m.rawCfg {
+		raw[k] = v
+	}
+	raw["architectures"], _ = json.Marshal([]string{"BertModel"})
+	// The saved encoder keeps the checkpoint's own dropout, not the job's.
+	if files["config.json"], err = loader.ConfigJSON(m.Encoder.Config, raw); err != nil {
+		return nil, err
+	}
+	headTensors := map[string]*tensor.Tensor{}
+	var infos []TaskInfo
+	for _, t := range m.tasks {
+		for _, np := range t.NamedParams() {
+			headTensors[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
+		}
+		infos = append(infos, TaskInfo{Config: t.cfg, Labels: t.labels})
+	}
+	if files["heads.safetensors"], err = safetensors.Encode(headTensors, nil); err != nil {
+		return nil, err
+	}
+	if files["tasks.json"], err = json.MarshalIndent(infos, "", "  "); err != nil {
+		return nil, err
+	}
+	for _, f := range tokenizerFiles {
+		if b, err := os.ReadFile(filepath.Join(m.tokDir, f)); err == nil {
+			files[f] = b
+		}
+	}
+	return files, nil
+}
+
+// readTaskLabels reads the label vocabularies of a checkpoint's tasks.json
+// and checks that they belong to the configured tasks.
+func readTaskLabels(dir string, cfg *Config) (map[string][]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "tasks.json"))
+	if err != nil {
+		return nil, err
+	}
+	var infos []TaskInfo
+	if err := json.Unmarshal(b, &infos); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "tasks.json"), err)
+	}
+	labels := map[string][]string{}
+	for _, in := range infos {
+		labels[in.Config.Name] = in.Labels
+	}
+	for _, t := range cfg.Tasks {
+		if _, ok := labels[t.Name]; !ok {
+			return nil, fmt.Errorf("%s: the checkpoint has no task %q", dir, t.Name)
+		}
+	}
+	return labels, nil
+}
+
+// loadHeads copies the task heads' weights from dir/heads.safetensors.
+func (m *Model) loadHeads(dir string) error {
+	f, err := safetensors.ReadFile(filepath.Join(dir, "heads.safetensors"))
+	if err != nil {
+		return err
+	}
+	ts := f.Tensors()
+	for _, t := range m.tasks {
+		for _, np := range t.NamedParams() {
+			tt, ok := ts[np.Name]
+			if !ok {
+				return fmt.Errorf("%s: missing tensor %q", f.Path, np.Name)
+			}
+			if err := loader.Assign(kernels.Values(np.Param), np.Shape, tt); err != nil {
+				return fmt.Errorf("%s: tensor %q: %w", f.Path, np.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Open loads a fine-tuned model from a run directory: the configuration
+// the run was started with, and the named checkpoint ("best", "latest" or
+// a step checkpoint's name).
+func Open(runDir, checkpoint string, log io.Writer) (*Model, error) {
+	raw, err := os.ReadFile(filepath.Join(runDir, "config.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a run directory: %w", runDir, err)
+	}
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, "config.yaml"), err)
+	}
+	dir := filepath.Join(runDir, "checkpoints", checkpoint)
+	if checkpoint == "latest" {
+		b, err := os.ReadFile(filepath.Join(runDir, "latest"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: no checkpoint yet: %w", runDir, err)
+		}
+		dir = filepath.Join(runDir, "checkpoints", string(trimSpace(b)))
+	}
+	ck, err := loader.Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newModel(cfg, ck)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := readTaskLabels(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.buildHeads(labels, cfg.Train.Seed); err != nil {
+		return nil, err
+	}
+	if err := m.loadHeads(dir); err != nil {
+		return nil, err
+	}
+	for _, np := range append(m.Encoder.NamedParams(), m.headParams()...) {
+		np.Param.SetRequiresGrad(false)
+	}
+	return m, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// Datasets returns the names of the model's datasets.
+func (m *Model) Datasets() []string {
+	var names []string
+	for _, d := range m.datasets {
+		names = append(names, d.name)
+	}
+	return names
+}
+
+// datasetFor returns the dataset a command means: the one named, or the
+// only one.
+func (m *Model) datasetFor(name string) (*dataset, error) {
+	if name == "" {
+		if len(m.datasets) == 1 {
+			return m.datasets[0], nil
+		}
+		return nil, fmt.Errorf("the run has datasets %v: name one", m.Datasets())
+	}
+	if d := m.dataset(name); d != nil {
+		return d, nil
+	}
+	return nil, fmt.Errorf("no dataset %q in the run (it has %v)", name, m.Datasets())
+}

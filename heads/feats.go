@@ -1,0 +1,128 @@
+package heads
+
+import (
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/kernels"
+)
+
+// Feats predicts morphological features as a multi-label problem: one
+// sigmoid per Feature=Value pair seen in training. A word gets, for each
+// feature, its best value if that value's probability exceeds one half.
+type Feats struct {
+	nn.Module
+	Out   *encoder.Linear
+	Pairs []string // "Case=Nom", sorted
+	// byFeature lists the pair indices of each feature.
+	byFeature map[string][]int
+	index     map[string]int
+}
+
+// NewFeats returns a features head over the given Feature=Value pairs.
+func NewFeats(hidden int, pairs []string, rng *rand.Rand) *Feats {
+	f := &Feats{Out: newLinear(hidden, len(pairs), rng), Pairs: pairs}
+	f.byFeature, f.index = map[string][]int{}, map[string]int{}
+	for i, p := range pairs {
+		name, _, _ := strings.Cut(p, "=")
+		f.byFeature[name] = append(f.byFeature[name], i)
+		f.index[p] = i
+	}
+	return f
+}
+
+// NamedParams returns the head's parameters.
+func (f *Feats) NamedParams() []encoder.NamedParam { return linearParams("out", f.Out) }
+
+// Targets returns the 0/1 target row of a FEATS value ("_" or
+// "Case=Nom|Number=Sing"); pairs unknown to the head are left out.
+func (f *Feats) Targets(feats string) []float32 {
+	t := make([]float32, len(f.Pairs))
+	if feats == "_" || feats == "" {
+		return t
+	}
+	for _, p := range strings.Split(feats, "|") {
+		if i, ok := f.index[p]; ok {
+			t[i] = 1
+		}
+	}
+	return t
+}
+
+// Loss returns the multi-label loss of word vectors against targets (one
+// Targets row per word) over the words whose keep flag is set.
+func (f *Feats) Loss(words mat.Tensor, targets []float32, keep []bool, d kernels.Dropout) mat.Tensor {
+	return kernels.SigmoidBCE(f.Out.Forward(kernels.DropoutOp(words, d)), targets, keep)
+}
+
+// Predict returns each word's FEATS value, features in alphabetical order
+// ("_" for none), as CoNLL-U writes them.
+func (f *Feats) Predict(words mat.Tensor) []string {
+	logits := kernels.Values(f.Out.Forward(words))
+	K := len(f.Pairs)
+	names := make([]string, 0, len(f.byFeature))
+	for n := range f.byFeature {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]string, len(logits)/K)
+	for w := range out {
+		row := logits[w*K : (w+1)*K]
+		var chosen []string
+		for _, n := range names {
+			best := -1
+			for _, i := range f.byFeature[n] {
+				if best < 0 || row[i] > row[best] {
+					best = i
+				}
+			}
+			if row[best] > 0 { // sigmoid > 0.5
+				chosen = append(chosen, f.Pairs[best])
+			}
+		}
+		out[w] = "_"
+		if len(chosen) > 0 {
+			out[w] = strings.Join(chosen, "|")
+		}
+	}
+	return out
+}
+
+// Classifier labels whole sequences from one vector each (the [CLS] vector
+// or the mean of the tokens): dropout and a linear layer, softmax
+// cross-entropy.
+type Classifier struct {
+	nn.Module
+	Out    *encoder.Linear
+	Labels []string
+}
+
+// NewClassifier returns a classifier over labels.
+func NewClassifier(hidden int, labels []string, rng *rand.Rand) *Classifier {
+	return &Classifier{Out: newLinear(hidden, len(labels), rng), Labels: labels}
+}
+
+// NamedParams returns the classifier's parameters.
+func (c *Classifier) NamedParams() []encoder.NamedParam { return linearParams("out", c.Out) }
+
+// Loss returns the cross-entropy of sequence vectors against gold label
+// indices (-100: none).
+func (c *Classifier) Loss(vectors mat.Tensor, gold []int, d kernels.Dropout) (mat.Tensor, error) {
+	return kernels.CrossEntropy(c.Out.Forward(kernels.DropoutOp(vectors, d)), gold, -100)
+}
+
+// Predict returns the best label index of each vector.
+func (c *Classifier) Predict(vectors mat.Tensor) []int {
+	logits := kernels.Values(c.Out.Forward(vectors))
+	K := len(c.Labels)
+	out := make([]int, len(logits)/K)
+	for i := range out {
+		out[i] = argmax(logits[i*K : (i+1)*K])
+	}
+	return out
+}

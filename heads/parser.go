@@ -1,0 +1,202 @@
+package heads
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads/decode"
+	"github.com/hiertune/hiertune/kernels"
+)
+
+// Parser is Dozat & Manning's biaffine dependency parser (ICLR 2017): four
+// MLPs (linear, LeakyReLU 0.1, dropout) over the word vectors give each word
+// a dependent and a head representation for arcs and for labels; arc scores
+// are biaffine with a bias on the dependent side, label scores biaffine with
+// linear and bias terms. The word at slot 0 of each sentence is ROOT (the
+// [CLS] vector). Trained with cross-entropy over heads and over labels at the
+// gold head; decoded into a tree (maximum spanning tree, Eisner's projective
+// algorithm, or greedy heads), with the label "root" exactly for words
+// attached to ROOT. The biaffine weights start at zero, as theirs.
+type Parser struct {
+	nn.Module
+	ArcDep, ArcHead *encoder.Linear
+	RelDep, RelHead *encoder.Linear
+	ArcU            *nn.Param // [arc+1, arc]
+	RelU            *nn.Param // [rel+1, labels·(rel+1)]
+	Labels          []string
+	// Decoder is "mst" (default), "eisner" or "greedy".
+	Decoder string
+	root    int // index of the label "root", or -1
+}
+
+// Decoders are the parser's tree decoders.
+var Decoders = []string{"mst", "eisner", "greedy"}
+
+// NewParser returns a parser for hidden-wide word vectors with arc and
+// label MLPs of the given sizes.
+func NewParser(hidden, arc, rel int, labels []string, decoder string, rng *rand.Rand) (*Parser, error) {
+	if decoder == "" {
+		decoder = "mst"
+	}
+	switch decoder {
+	case "mst", "eisner", "greedy":
+	default:
+		return nil, fmt.Errorf("unknown tree decoder %q (want one of %v)", decoder, Decoders)
+	}
+	p := &Parser{
+		ArcDep: newLinear(hidden, arc, rng), ArcHead: newLinear(hidden, arc, rng),
+		RelDep: newLinear(hidden, rel, rng), RelHead: newLinear(hidden, rel, rng),
+		ArcU: zeroParam(arc+1, arc), RelU: zeroParam(rel+1, len(labels)*(rel+1)),
+		Labels: labels, Decoder: decoder, root: -1,
+	}
+	for i, l := range labels {
+		if l == "root" {
+			p.root = i
+		}
+	}
+	return p, nil
+}
+
+// NamedParams returns the parser's parameters.
+func (p *Parser) NamedParams() []encoder.NamedParam {
+	var ps []encoder.NamedParam
+	ps = append(ps, linearParams("arc_dep", p.ArcDep)...)
+	ps = append(ps, linearParams("arc_head", p.ArcHead)...)
+	ps = append(ps, linearParams("rel_dep", p.RelDep)...)
+	ps = append(ps, linearParams("rel_head", p.RelHead)...)
+	return append(ps, matrixParam("arc_biaffine", p.ArcU), matrixParam("rel_biaffine", p.RelU))
+}
+
+func mlp(l *encoder.Linear, x mat.Tensor, d Dropout) mat.Tensor {
+	return kernels.DropoutOp(kernels.Activate(l.Forward(x), kernels.LeakyReLU), d())
+}
+
+// Sentences is a batch of B sentences padded to W slots: slot 0 is ROOT,
+// slots 1..Lengths[b]-1 the words. Word vectors are [B·W, hidden].
+type Sentences struct {
+	B, W    int
+	Lengths []int // words + 1 (ROOT)
+}
+
+func (s Sentences) arcScores(p *Parser, words mat.Tensor, d Dropout) mat.Tensor {
+	return kernels.ArcScores(mlp(p.ArcDep, words, d), mlp(p.ArcHead, words, d), p.ArcU, s.B, s.W, s.Lengths)
+}
+
+// Loss returns the arc and label losses. heads and rels give, for each slot
+// b·W+i, the gold head index (within the sentence) and label index, or -100
+// for slots without (ROOT, padding, words without a gold head).
+func (p *Parser) Loss(words mat.Tensor, s Sentences, heads, rels []int, d Dropout) (arc, label mat.Tensor, err error) {
+	x := kernels.DropoutOp(words, d())
+	arc, err = kernels.CrossEntropy(s.arcScores(p, x, d), heads, -100)
+	if err != nil {
+		return nil, nil, err
+	}
+	var deps, govs, gold []int
+	for slot, h := range heads {
+		if h >= 0 && rels[slot] >= 0 {
+			deps = append(deps, slot)
+			govs = append(govs, slot/s.W*s.W+h)
+			gold = append(gold, rels[slot])
+		}
+	}
+	if len(deps) == 0 {
+		return arc, kernels.NewMatrix(1, 1, []float32{0}), nil
+	}
+	rd, rh := mlp(p.RelDep, x, d), mlp(p.RelHead, x, d)
+	scores := kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels))
+	label, err = kernels.CrossEntropy(scores, gold, -100)
+	return arc, label, err
+}
+
+// Predict returns, for each sentence, the head and label index of each of
+// its words (index 0 is ROOT, with head -1).
+func (p *Parser) Predict(words mat.Tensor, s Sentences) (heads, labels [][]int, err error) {
+	S := kernels.Values(s.arcScores(p, words, NoDropout))
+	W := s.W
+	var deps, govs []int
+	for b, n := range s.Lengths {
+		scores := make([][]float64, n)
+		for i := range scores {
+			scores[i] = logSoftmax(S[(b*W+i)*W : (b*W+i)*W+n])
+		}
+		var h []int
+		switch p.Decoder {
+		case "mst":
+			h, err = decode.MST(scores)
+		case "eisner":
+			h, err = decode.Eisner(scores)
+		default:
+			h, err = decode.Greedy(scores)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		h[0] = -1
+		heads = append(heads, h)
+		for i := 1; i < n; i++ {
+			deps, govs = append(deps, b*W+i), append(govs, b*W+h[i])
+		}
+	}
+	labels = make([][]int, len(heads))
+	if len(deps) == 0 {
+		for b := range labels {
+			labels[b] = []int{-1}
+		}
+		return heads, labels, nil
+	}
+	rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
+	scores := kernels.Values(kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels)))
+	L, k := len(p.Labels), 0
+	for b, h := range heads {
+		labels[b] = make([]int, len(h))
+		labels[b][0] = -1
+		for i := 1; i < len(h); i++ {
+			labels[b][i] = p.label(scores[k*L:(k+1)*L], h[i] == 0)
+			k++
+		}
+	}
+	return heads, labels, nil
+}
+
+// label picks a word's label: "root" exactly when it is attached to ROOT
+// (when the label set has "root"), otherwise the best other label.
+func (p *Parser) label(scores []float32, toRoot bool) int {
+	if p.root < 0 {
+		return argmax(scores)
+	}
+	if toRoot {
+		return p.root
+	}
+	best := -1
+	for i, v := range scores {
+		if i != p.root && (best < 0 || v > scores[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return p.root
+	}
+	return best
+}
+
+func logSoftmax(v []float32) []float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, float64(x))
+	}
+	var z float64
+	for _, x := range v {
+		z += math.Exp(float64(x) - m)
+	}
+	out := make([]float64, len(v))
+	lz := m + math.Log(z)
+	for i, x := range v {
+		out[i] = float64(x) - lz
+	}
+	return out
+}
