@@ -77,8 +77,14 @@ func (d *dataset) load(tok *tokenizer.Tokenizer, maxLen, stride int, log io.Writ
 	if len(d.train) == 0 {
 		return fmt.Errorf("%s: no training examples", d.cfg.Train)
 	}
+	if err := d.checkTrees(d.cfg.Train, d.train); err != nil {
+		return err
+	}
 	if d.cfg.Dev != "" {
 		if d.dev, d.devSents, err = readExamples(d.cfg.Dev, d.cfg); err != nil {
+			return err
+		}
+		if err := d.checkTrees(d.cfg.Dev, d.dev); err != nil {
 			return err
 		}
 	}
@@ -86,6 +92,24 @@ func (d *dataset) load(tok *tokenizer.Tokenizer, maxLen, stride int, log io.Writ
 		return err
 	}
 	return d.encode(d.dev, d.cfg.Dev, tok, maxLen, stride, log)
+}
+
+// checkTrees makes sure that the gold heads a parsing task learns from
+// form trees (a cycle or a second root is an error naming the sentence).
+func (d *dataset) checkTrees(file string, exs []*example) error {
+	parse := false
+	for _, t := range d.tasks {
+		parse = parse || t.cfg.Type == "parse"
+	}
+	if !parse {
+		return nil
+	}
+	for _, ex := range exs {
+		if err := conllu.Validate(ex.sent); err != nil {
+			return fmt.Errorf("%s:%d: %w", file, ex.line, err)
+		}
+	}
+	return nil
 }
 
 // encode tokenizes examples read from file.

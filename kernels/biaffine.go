@@ -211,9 +211,9 @@ func (f *bilinearFn) Backward(gy mat.Tensor) error {
 }
 
 // SigmoidBCE returns the binary cross-entropy of sigmoid(logits) against
-// 0/1 targets, summed over the columns and averaged over the rows whose
-// keep entry is true (0 when none is): the loss of a multi-label classifier
-// such as a morphological-feature head.
+// 0/1 targets, averaged over the columns and over the rows whose keep entry
+// is true (0 when none is), as PyTorch's BCEWithLogitsLoss: the loss of a
+// multi-label classifier such as a morphological-feature head.
 func SigmoidBCE(logits mat.Tensor, targets []float32, keep []bool) mat.Tensor {
 	n, k := Dims(logits)
 	if len(targets) != n*k || len(keep) != n {
@@ -256,7 +256,7 @@ func (f *bceFn) Forward() (mat.Tensor, error) {
 	}
 	loss := float32(0)
 	if rows := f.rows(); rows > 0 {
-		loss = float32(sum / float64(rows))
+		loss = float32(sum / float64(rows*f.k))
 	}
 	return NewMatrix(1, 1, []float32{loss}), nil
 }
@@ -268,7 +268,7 @@ func (f *bceFn) Backward(gy mat.Tensor) error {
 	x := Values(f.x)
 	dx := alloc(f.n * f.k)
 	if rows := f.rows(); rows > 0 {
-		scale := float64(Values(gy)[0]) / float64(rows)
+		scale := float64(Values(gy)[0]) / float64(rows*f.k)
 		for r := 0; r < f.n; r++ {
 			if !f.keep[r] {
 				continue

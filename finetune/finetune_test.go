@@ -1,0 +1,282 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hiertune/hiertune/data/conllu"
+	"github.com/hiertune/hiertune/loader"
+)
+
+// sample data shipped with the repository
+const (
+	ewtTrain = "../examples/data/ewt-sample-train.conllu"
+	ewtDev   = "../examples/data/ewt-sample-dev.conllu"
+)
+
+// job writes a configuration for the embedded tiny-random checkpoint.
+func job(t *testing.T, out, body string) (*Config, []byte) {
+	t.Helper()
+	t.Setenv("HIERTUNE_CACHE", filepath.Join(filepath.Dir(out), "cache"))
+	raw := []byte("output: " + out + "\nmodel: tiny-random\n" + body)
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, raw
+}
+
+const hierBody = `datasets:
+  ewt: {format: conllu, train: ` + ewtTrain + `, dev: ` + ewtDev + `, limit: 48}
+tasks:
+  - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
+  - {name: feats, dataset: ewt, type: feats, layer: 1}
+  - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
+train: {batch_size: 16, steps: 8, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2}
+eval: {every: "4", select: ewt.las, batch_size: 32}
+`
+
+func metricsLines(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestRunEvalPredict trains a small hierarchical job and checks that eval
+// reproduces the dev scores the run logged, that predict writes CoNLL-U
+// that differs only in the predicted columns, and that the checkpoint's
+// encoder is a HuggingFace directory.
+func TestRunEvalPredict(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg, raw := job(t, out, hierBody)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var logged map[string]any
+	for _, m := range metricsLines(t, out) {
+		if m["split"] == "dev" && m["step"] == float64(8) {
+			logged = m
+		}
+	}
+	if logged == nil {
+		t.Fatal("no dev scores logged at step 8")
+	}
+	m, err := Open(out, "latest", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ewt.upos", "ewt.ufeats", "ewt.uas", "ewt.las"} {
+		if scores[k] != logged[k] {
+			t.Errorf("%s: eval %v, logged %v", k, scores[k], logged[k])
+		}
+	}
+	var buf bytes.Buffer
+	if err := m.Predict("ewt", ewtDev, &buf, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	pred, err := conllu.Read(&buf, "pred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gold, _ := conllu.ReadFile(ewtDev)
+	if len(pred) != len(gold) {
+		t.Fatalf("%d predicted sentences, %d gold", len(pred), len(gold))
+	}
+	for i := range gold {
+		for j, g := range gold[i].Rows {
+			p := pred[i].Rows[j]
+			p.UPOS, p.Feats, p.Head, p.DepRel = g.UPOS, g.Feats, g.Head, g.DepRel
+			if p != g {
+				t.Fatalf("sentence %d row %d changed outside the predicted columns:\n%+v\n%+v", i, j, p, g)
+			}
+		}
+		if err := conllu.IsTree(pred[i].Heads()); err != nil {
+			t.Fatalf("sentence %d: predicted heads are not a tree: %v", i, err)
+		}
+	}
+	// The checkpoint's encoder loads as a plain HuggingFace checkpoint.
+	ck, err := loader.Read(filepath.Join(out, "checkpoints", "best"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ck.Model(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResumeIsExact interrupts a run, resumes it and compares the final
+// weights with those of an uninterrupted run.
+func TestResumeIsExact(t *testing.T) {
+	dir := t.TempDir()
+	body := strings.Replace(hierBody, `every: "4"`, `every: "3"`, 1)
+	cfgA, rawA := job(t, filepath.Join(dir, "a"), body)
+	if err := Run(context.Background(), cfgA, rawA, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfgB, rawB := job(t, filepath.Join(dir, "b"), body)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopAfter = func(step int) {
+		if step == 5 {
+			cancel()
+		}
+	}
+	err := Run(ctx, cfgB, rawB, false, io.Discard)
+	stopAfter = nil
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	if err := Run(context.Background(), cfgB, rawB, true, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"model.safetensors", "heads.safetensors", "optimizer.safetensors"} {
+		a, _ := os.ReadFile(filepath.Join(cfgA.Output, "checkpoints", "step-0000008", f))
+		b, _ := os.ReadFile(filepath.Join(cfgB.Output, "checkpoints", "step-0000008", f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the uninterrupted and the resumed run", f)
+		}
+	}
+}
+
+// TestNERAndClassification trains a CRF tagger and a sentence classifier
+// side by side, one dataset per step.
+func TestNERAndClassification(t *testing.T) {
+	dir := t.TempDir()
+	ner := filepath.Join(dir, "ner.txt")
+	var b strings.Builder
+	for i := 0; i < 20; i++ {
+		b.WriteString("en:John\tB-PER\nen:Smith\tI-PER\nen:lives\tO\nen:in\tO\nen:Paris\tB-LOC\nen:.\tO\n\n")
+		b.WriteString("en:The\tO\nen:United\tB-ORG\nen:Nations\tI-ORG\nen:met\tO\n\n")
+	}
+	os.WriteFile(ner, []byte(b.String()), 0o644)
+	cls := filepath.Join(dir, "cls.tsv")
+	rows := "sentence\tlabel\n"
+	for i := 0; i < 20; i++ {
+		rows += "a good film\t1\nterrible , boring\t0\n"
+	}
+	os.WriteFile(cls, []byte(rows), 0o644)
+	body := `datasets:
+  ner: {format: conll, train: ` + ner + `, dev: ` + ner + `, token_prefix: "en:", scheme: iob2}
+  sst: {format: tsv, train: ` + cls + `, dev: ` + cls + `, text: sentence}
+tasks:
+  - {name: ner, dataset: ner, type: tag, crf: true, layer: -1, pooling: mean}
+  - {name: sentiment, dataset: sst, type: classify, layer: -1}
+train: {batch_size: 8, steps: 6, sampling: round-robin, learning_rate: 1e-3, head_learning_rate: 1e-2}
+eval: {every: "6", select: ner.ner_f1}
+`
+	cfg, raw := job(t, filepath.Join(dir, "run"), body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var dev map[string]any
+	for _, m := range metricsLines(t, cfg.Output) {
+		if m["split"] == "dev" {
+			dev = m
+		}
+	}
+	for _, k := range []string{"ner.ner_f1", "ner.ner_f1_lenient", "sst.accuracy", "sst.f1"} {
+		if _, ok := dev[k]; !ok {
+			t.Errorf("dev scores lack %s: %v", k, dev)
+		}
+	}
+	m, err := Open(cfg.Output, "best", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := m.Predict("sst", cls, &out, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 41 || lines[0] != "sentence\tsentiment" {
+		t.Errorf("TSV predictions: %d lines, header %q", len(lines), lines[0])
+	}
+}
+
+func TestBadJobs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	row := func(id, form, head string) string {
+		return id + "\t" + form + "\t_\tNOUN\t_\t_\t" + head + "\tdep\t_\t_\n"
+	}
+	good := write("good.conllu", row("1", "a", "0")+row("2", "b", "1")+"\n")
+	cases := map[string]struct{ body, want string }{
+		"head out of range": {"ewt: {format: conllu, train: " + write("h.conllu", row("1", "a", "0")+row("2", "b", "7")+"\n") + "}",
+			"h.conllu:2: HEAD 7"},
+		"missing column": {"ewt: {format: conllu, train: " + write("c.conllu", "1\ta\t_\tNOUN\t_\t_\t0\troot\t_\n\n") + "}",
+			"c.conllu:1: 9 tab-separated columns"},
+		"cycle": {"ewt: {format: conllu, train: " + write("y.conllu", row("1", "a", "2")+row("2", "b", "1")+"\n") + "}",
+			"y.conllu:1: "},
+		"empty file": {"ewt: {format: conllu, train: " + write("e.conllu", "") + "}", "no training examples"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg, raw := job(t, filepath.Join(dir, strings.ReplaceAll(name, " ", "-")), "datasets:\n  "+c.body+`
+tasks: [{name: deps, dataset: ewt, type: parse, layer: 1}]
+train: {steps: 1}
+`)
+			err := Run(context.Background(), cfg, raw, false, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	// A label the training data never had: no loss during training, and a
+	// wrong prediction at evaluation.
+	unseen := write("unseen.conllu", row("1", "a", "0")+strings.Replace(row("2", "b", "1"), "NOUN", "VERB", 1)+"\n")
+	cfg, raw := job(t, filepath.Join(dir, "unseen"), "datasets:\n  ewt: {format: conllu, train: "+good+", dev: "+unseen+`}
+tasks: [{name: upos, dataset: ewt, type: tag, column: upos, layer: 1}]
+train: {steps: 2}
+`)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metricsLines(t, cfg.Output) {
+		if m["split"] == "dev" && m["ewt.upos"].(float64) > 0.5 {
+			t.Errorf("the unseen VERB counted as right: %v", m)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	base := "output: x\nmodel: tiny-random\ndatasets: {ewt: {format: conllu, train: a}}\n"
+	cases := map[string]string{
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1}\nbogus: 1\n":                "field bogus not found",
+		base + "tasks: [{name: u, dataset: nope, type: tag, column: upos}]\ntrain: {steps: 1}\n":                          `unknown dataset "nope"`,
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: colour}]\ntrain: {steps: 1}\n":                         "column must be",
+		base + "tasks: [{name: u, dataset: ewt, type: classify}]\ntrain: {steps: 1}\n":                                    "needs a [tsv] dataset",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, epochs: 2}\n":               "steps or epochs",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, sampling: lottery}\n":        "train.sampling",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos, pooling: median}]\ntrain: {steps: 1}\n":         "pooling must be",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {continual: [{add: [v], steps: 3}]}\n": `"v" is not a task`,
+	}
+	for text, want := range cases {
+		if _, err := ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", text, err, want)
+		}
+	}
+}
