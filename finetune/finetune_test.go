@@ -266,11 +266,11 @@ func TestConfigErrors(t *testing.T) {
 	base := "output: x\nmodel: tiny-random\ndatasets: {ewt: {format: conllu, train: a}}\n"
 	cases := map[string]string{
 		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1}\nbogus: 1\n":                "field bogus not found",
-		base + "tasks: [{name: u, dataset: nope, type: tag, column: upos}]\ntrain: {steps: 1}\n":                          `unknown dataset "nope"`,
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: colour}]\ntrain: {steps: 1}\n":                         "column must be",
-		base + "tasks: [{name: u, dataset: ewt, type: classify}]\ntrain: {steps: 1}\n":                                    "needs a [tsv] dataset",
+		base + "tasks: [{name: u, dataset: nope, type: tag, column: upos}]\ntrain: {steps: 1}\n":                         `unknown dataset "nope"`,
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: colour}]\ntrain: {steps: 1}\n":                        "column must be",
+		base + "tasks: [{name: u, dataset: ewt, type: classify}]\ntrain: {steps: 1}\n":                                   "needs a [tsv] dataset",
 		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, epochs: 2}\n":               "steps or epochs",
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, sampling: lottery}\n":        "train.sampling",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, sampling: lottery}\n":       "train.sampling",
 		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos, pooling: median}]\ntrain: {steps: 1}\n":         "pooling must be",
 		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {continual: [{add: [v], steps: 3}]}\n": `"v" is not a task`,
 	}
