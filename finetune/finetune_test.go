@@ -280,3 +280,88 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleAndSampling checks the continual stages and the dataset
+// sampling rules, white-box.
+func TestScheduleAndSampling(t *testing.T) {
+	mk := func(name string, n int) *dataset {
+		return &dataset{name: name, train: make([]*example, n)}
+	}
+	big, small := mk("big", 900), mk("small", 100)
+	tasks := []*task{
+		{cfg: TaskConfig{Name: "a"}, ds: big},
+		{cfg: TaskConfig{Name: "b"}, ds: big},
+		{cfg: TaskConfig{Name: "c"}, ds: small},
+	}
+	tr := &trainer{cfg: &Config{Train: TrainConfig{Seed: 3, Continual: []StageConfig{{Add: []string{"a"}, Steps: 10}, {Add: []string{"c"}, Steps: 10}, {Add: []string{"b"}, Steps: 10}}}},
+		m: &Model{tasks: tasks}}
+	names := func(ts []*task) string {
+		var s []string
+		for _, t := range ts {
+			s = append(s, t.cfg.Name)
+		}
+		return strings.Join(s, ",")
+	}
+	for step, want := range map[int]string{0: "a", 9: "a", 10: "a,c", 19: "a,c", 20: "a,b,c", 29: "a,b,c", 40: "a,b,c"} {
+		if got := names(tr.active(step)); got != want {
+			t.Errorf("active(%d) = %s, want %s", step, got, want)
+		}
+	}
+	tr.cfg.Train.Continual = nil
+	count := func(sampling string, temp float64) map[string]int {
+		tr.cfg.Train.Sampling, tr.cfg.Train.Temperature = sampling, temp
+		n := map[string]int{}
+		for s := 0; s < 2000; s++ {
+			ds, _ := tr.datasetsAt(s)
+			for _, d := range ds {
+				n[d.name]++
+			}
+		}
+		return n
+	}
+	if n := count("mixed", 0); n["big"] != 2000 || n["small"] != 2000 {
+		t.Errorf("mixed: %v", n)
+	}
+	if n := count("round-robin", 0); n["big"] != 1000 || n["small"] != 1000 {
+		t.Errorf("round-robin: %v", n)
+	}
+	if n := count("size", 0); n["small"] < 140 || n["small"] > 260 { // 10%
+		t.Errorf("size: %v", n)
+	}
+	if n := count("temperature", 2); n["small"] < 420 || n["small"] > 580 { // √100/(√900+√100) = 25%
+		t.Errorf("temperature 2: %v", n)
+	}
+}
+
+// TestContinualAccumulatePatience runs a job with continual stages,
+// gradient accumulation and early stopping.
+func TestContinualAccumulatePatience(t *testing.T) {
+	body := `datasets:
+  ewt: {format: conllu, train: ` + ewtTrain + `, dev: ` + ewtDev + `, limit: 32}
+tasks:
+  - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
+  - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
+train:
+  batch_size: 8
+  accumulate: 2
+  learning_rate: 1e-9
+  head_learning_rate: 1e-9
+  continual: [{add: [upos], steps: 4}, {add: [deps], steps: 40}]
+eval: {every: "2", select: ewt.upos, patience: 2}
+`
+	cfg, raw := job(t, filepath.Join(t.TempDir(), "run"), body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var devSteps []float64
+	for _, m := range metricsLines(t, cfg.Output) {
+		if m["split"] == "dev" {
+			devSteps = append(devSteps, m["step"].(float64))
+		}
+	}
+	// With a learning rate of 1e-9 nothing improves after the first
+	// evaluation, so patience 2 stops the run at the third.
+	if len(devSteps) != 3 || devSteps[2] != 6 {
+		t.Errorf("evaluations at steps %v, want [2 4 6]", devSteps)
+	}
+}
