@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"bench":     {"measure training-step and inference speed (tokens/s, peak RSS) as JSON", runBench},
 	"pretrain":  {"train an encoder with the masked-language-model objective, from scratch or a checkpoint", runPretrain},
 	"fill-mask": {"predict the tokens behind [MASK] with a checkpoint's masked-LM head", runFillMask},
+	"convert":   {"rewrite a checkpoint as HuggingFace safetensors in F32, F16 or BF16", runConvert},
 	"vocab":     {"train a WordPiece vocabulary on a text corpus and write vocab.txt and tokenizer.json", runVocab},
 	"finetune":  {"fine-tune an encoder on several tasks, each reading the layer it names", runFinetune},
 	"eval":      {"score a fine-tuned run on a file (CoNLL-U, CoNLL, TSV)", runEval},

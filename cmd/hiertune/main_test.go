@@ -137,3 +137,35 @@ func TestBenchReportsJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertKeepsTheWeights(t *testing.T) {
+	src := "../../encoder/testdata/parity/micro-bf16-mlmhead/ckpt"
+	for _, dt := range []string{"F16", "F32"} {
+		out := filepath.Join(t.TempDir(), dt)
+		if code, _, errOut := run("convert", "--model", src, "--output", out, "--dtype", dt); code != 0 {
+			t.Fatalf("%s: exit %d: %s", dt, code, errOut)
+		}
+		a, _ := safetensors.ReadFile(src + "/model.safetensors")
+		b, err := safetensors.ReadFile(out + "/model.safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Names()) != len(b.Names()) {
+			t.Fatalf("%s: %d tensors, source %d", dt, len(b.Names()), len(a.Names()))
+		}
+		for _, name := range a.Names() {
+			ta, _ := a.Tensor(name)
+			tb, ok := b.Tensor(name)
+			if !ok || tb.DType != tensor.DType(dt) {
+				t.Fatalf("%s: %s missing or of the wrong dtype", dt, name)
+			}
+			va, _ := ta.Float32() // BF16 values are exact in F16 only when small; compare loosely
+			vb, _ := tb.Float32()
+			for i := range va {
+				if math.Abs(float64(va[i]-vb[i])) > 1e-3*math.Abs(float64(va[i]))+1e-7 {
+					t.Fatalf("%s: %s[%d] = %g, source %g", dt, name, i, vb[i], va[i])
+				}
+			}
+		}
+	}
+}

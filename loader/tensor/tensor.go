@@ -241,3 +241,23 @@ func Float32ToBF16(f float32) uint16 {
 	}
 	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
+
+// FromFloat32As returns v as a tensor of dtype F32, F16 or BF16 (rounded to
+// nearest even).
+func FromFloat32As(shape []int, v []float32, dtype DType) (*Tensor, error) {
+	switch dtype {
+	case F32:
+		return FromFloat32(shape, v), nil
+	case F16, BF16:
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			h := Float32ToHalf(x)
+			if dtype == BF16 {
+				h = Float32ToBF16(x)
+			}
+			binary.LittleEndian.PutUint16(b[2*i:], h)
+		}
+		return &Tensor{DType: dtype, Shape: append([]int(nil), shape...), Data: b}, nil
+	}
+	return nil, fmt.Errorf("cannot write float values as %s", dtype)
+}
