@@ -138,6 +138,7 @@ func (t *task) build(hidden int, scheme string, rng *rand.Rand) error {
 		}
 	case "feats":
 		t.feats = heads.NewFeats(hidden, t.labels, rng)
+		t.feats.SetPriors(t.pairFrequencies())
 	case "parse":
 		if t.parser, err = heads.NewParser(hidden, t.cfg.ArcMLP, t.cfg.RelMLP, t.labels, t.cfg.Decoder, rng); err != nil {
 			return fmt.Errorf("task %s: %w", t.cfg.Name, err)
@@ -153,6 +154,25 @@ func constraints(labels []string, scheme string) (*decode.Constraints, error) {
 		return decode.IOBESConstraints(labels)
 	}
 	return decode.IOB2Constraints(labels)
+}
+
+// pairFrequencies returns the share of training words that have each of
+// a feats task's Feature=Value pairs.
+func (t *task) pairFrequencies() []float64 {
+	freq := make([]float64, len(t.labels))
+	words := 0
+	for _, ex := range t.ds.train {
+		for _, f := range t.goldLabels(ex) {
+			words++
+			for i, v := range t.feats.Targets(f) {
+				freq[i] += float64(v)
+			}
+		}
+	}
+	for i := range freq {
+		freq[i] /= float64(max(words, 1))
+	}
+	return freq
 }
 
 // head returns the task's head.

@@ -1,6 +1,7 @@
 package heads
 
 import (
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -38,6 +39,17 @@ func NewFeats(hidden int, pairs []string, rng *rand.Rand) *Feats {
 
 // NamedParams returns the head's parameters.
 func (f *Feats) NamedParams() []encoder.NamedParam { return linearParams("out", f.Out) }
+
+// SetPriors sets each pair's bias to the log-odds of its frequency (the
+// share of training words that have it), so that training starts from the
+// prior instead of predicting every pair half of the time.
+func (f *Feats) SetPriors(freq []float64) {
+	b := kernels.Values(f.Out.Bias)
+	for i, p := range freq {
+		p = min(max(p, 1e-4), 1-1e-4)
+		b[i] = float32(math.Log(p / (1 - p)))
+	}
+}
 
 // Targets returns the 0/1 target row of a FEATS value ("_" or
 // "Case=Nom|Number=Sing"); pairs unknown to the head are left out.

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"syscall"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/internal/atomicfile"
 )
@@ -21,6 +23,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	config := fs.String("config", "", "the job's YAML configuration (see docs/finetuning.md)")
 	output := fs.String("output", "", "run directory (overrides the configuration's output)")
 	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
+	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's train.seed)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -43,6 +46,14 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	if *output != "" {
 		cfg.Output = *output
+	}
+	if *seed >= 0 {
+		cfg.Train.Seed = uint64(*seed)
+	}
+	// The run keeps the configuration as resolved: defaults filled in and
+	// the flags applied, so that it says exactly what ran.
+	if raw, err = yaml.Marshal(cfg); err != nil {
+		return err
 	}
 	// Ctrl-C (or SIGTERM) lets the current step finish, saves, and exits.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
