@@ -33,6 +33,10 @@ type Config struct {
 	// Model is the checkpoint to start from: a directory, an ONNX file,
 	// hf:org/name[@rev], or an embedded checkpoint's name.
 	Model string `yaml:"model"`
+	// RandomInit keeps the checkpoint's architecture and tokenizer but
+	// starts from freshly drawn weights (HuggingFace's initialisation), to
+	// measure what pretraining adds.
+	RandomInit bool `yaml:"random_init"`
 	// Dropout overrides the encoder's dropout and is used in the heads.
 	Dropout *float64 `yaml:"dropout"`
 	// MaxLength is the longest input in pieces (special tokens included);

@@ -122,6 +122,10 @@ func (t *trainer) setup(resume bool) error {
 	if t.m, err = newModel(t.cfg, ck); err != nil {
 		return err
 	}
+	if t.cfg.RandomInit && !resume {
+		t.m.Encoder.InitWeights(rand.New(rand.NewPCG(t.cfg.Train.Seed, 0x1417)))
+		fmt.Fprintln(t.log, "random_init: the encoder starts from random weights")
+	}
 	for _, d := range t.m.datasets {
 		if len(d.tasks) == 0 {
 			continue

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the fine-tuning experiments of docs/results.md — hierarchical, flat,
+# single-task and random-initialisation runs, 3 seeds each — and prints
+# their table. Runs already finished are kept (delete their directory to
+# redo one); an interrupted one is resumed.
+#   bash scripts/experiments.sh [CONFIGS...]
+# Environment: SEEDS ("1 2 3"), OUT (runs/exp).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEEDS=${SEEDS:-"1 2 3"}
+OUT=${OUT:-runs/exp}
+CONFIGS=${*:-ewt-hier ewt-flat upos-only feats-only deps-only ner-only ewt-hier-random}
+command -v go >/dev/null 2>&1 || export PATH=$PATH:/usr/local/go/bin
+go build -o bin/hiertune ./cmd/hiertune
+mkdir -p "$OUT"
+for c in $CONFIGS; do
+	for s in $SEEDS; do
+		d=$OUT/$c-s$s
+		if grep -q '"split":"dev"' "$d/metrics.jsonl" 2>/dev/null && grep -q '^done' "$d.log" 2>/dev/null; then
+			continue
+		fi
+		resume=""
+		[ -f "$d/latest" ] && resume=--resume
+		echo "== $c seed $s" >&2
+		bin/hiertune finetune --config "examples/$c.yaml" --output "$d" --seed "$s" $resume 2>"$d.log.tmp" || { cat "$d.log.tmp" >&2; exit 1; }
+		mv "$d.log.tmp" "$d.log"
+		tail -1 "$d.log" >&2
+	done
+done
+python3 scripts/results_table.py "$OUT"
