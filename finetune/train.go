@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,19 +81,12 @@ func (t *trainer) rng(stream, a, b uint64) *rand.Rand {
 // Progress goes to log. It returns ErrStopped after an interruption (ctx
 // cancelled), once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
-	threads := cfg.Train.Threads
-	if threads == 0 {
-		threads = runtime.NumCPU()
+	if cfg.Train.Threads > 0 {
+		kernels.SetThreads(cfg.Train.Threads)
 	}
-	kernels.SetThreads(threads)
 	t := &trainer{cfg: cfg, log: log}
 	var err error
-	if resume {
-		t.dir, err = run.Resume(cfg.Output, raw)
-	} else {
-		t.dir, err = run.Create(cfg.Output, raw)
-	}
-	if err != nil {
+	if t.dir, err = run.Start(cfg.Output, raw, resume); err != nil {
 		return err
 	}
 	defer t.dir.Close()

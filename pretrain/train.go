@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/nlpodyssey/spago/nn"
@@ -79,18 +78,12 @@ type Baseline struct {
 // ErrStopped after an interruption (ctx cancelled) or at the time limit,
 // once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
-	threads := cfg.Train.Threads
-	if threads == 0 {
-		threads = runtime.NumCPU()
+	if cfg.Train.Threads > 0 {
+		kernels.SetThreads(cfg.Train.Threads)
 	}
-	kernels.SetThreads(threads)
 	t := &trainer{cfg: cfg, log: log}
 	var err error
-	if resume {
-		if t.dir, err = run.Resume(cfg.Output, raw); err != nil {
-			return err
-		}
-	} else if t.dir, err = run.Create(cfg.Output, raw); err != nil {
+	if t.dir, err = run.Start(cfg.Output, raw, resume); err != nil {
 		return err
 	}
 	defer t.dir.Close()

@@ -69,6 +69,14 @@ func Resume(path string, config []byte) (*Dir, error) {
 	return open(path)
 }
 
+// Start creates the run in path, or resumes it when resume is set.
+func Start(path string, config []byte, resume bool) (*Dir, error) {
+	if resume {
+		return Resume(path, config)
+	}
+	return Create(path, config)
+}
+
 func open(path string) (*Dir, error) {
 	f, err := os.OpenFile(filepath.Join(path, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
