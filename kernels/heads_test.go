@@ -101,3 +101,29 @@ func TestGradBilinearAndBCE(t *testing.T) {
 		t.Errorf("BCE at zero = %g, want ln 2", v)
 	}
 }
+
+func TestGradLayerMixes(t *testing.T) {
+	r := rand.New(rand.NewPCG(50, 51))
+	a, b, c := leaf(r, 5, 4, 1), leaf(r, 5, 4, 1), leaf(r, 5, 3, 1)
+	w, g := leaf(r, 2, 1, 1), leaf(r, 1, 1, 1)
+	gradCheck(t, []*Matrix{a, b, w, g}, func() mat.Tensor { return ScalarMix([]mat.Tensor{a, b}, w, g) })
+	q, bias := leaf(r, 4, 1, 1), leaf(r, 2, 1, 1)
+	gradCheck(t, []*Matrix{a, b, q, bias}, func() mat.Tensor {
+		out, _ := LayerAttention([]mat.Tensor{a, b}, q, bias)
+		return out
+	})
+	gradCheck(t, []*Matrix{a, c}, func() mat.Tensor { return Concat([]mat.Tensor{a, c}) })
+	// Equal weights mix to the average; a very large bias selects a layer.
+	half := NewMatrix(2, 1, []float32{0, 0})
+	one := NewMatrix(1, 1, []float32{1})
+	m := Values(ScalarMix([]mat.Tensor{a, b}, half, one))
+	if math.Abs(float64(m[0]-(Values(a)[0]+Values(b)[0])/2)) > 1e-6 {
+		t.Errorf("equal mix %g", m[0])
+	}
+	zero := NewMatrix(4, 1, make([]float32, 4))
+	sel := NewMatrix(2, 1, []float32{0, 40})
+	out, alpha := LayerAttention([]mat.Tensor{a, b}, zero, sel)
+	if alpha[1] < 1-1e-9 || Values(out)[0] != Values(b)[0] {
+		t.Errorf("a bias of 40 did not select the layer: α %v", alpha[:2])
+	}
+}
