@@ -24,6 +24,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/heads"
 )
 
@@ -89,6 +90,9 @@ type TaskConfig struct {
 	// the last layer).
 	Layer  *int    `yaml:"layer"`
 	Weight float64 `yaml:"weight"`
+	// Mix reads a learned mix of layers instead of Layer (see
+	// adapters.MixConfig).
+	Mix adapters.MixConfig `yaml:"mix"`
 	// Pooling is how a word's pieces become one vector: first (default),
 	// last, mean, sum or attention; for classify: cls (default) or mean.
 	Pooling string `yaml:"pooling"`
@@ -306,6 +310,9 @@ func (c *Config) validate() error {
 		}
 		if t.Weight < 0 {
 			fail("%s (%s): weight must not be negative", where, t.Name)
+		}
+		if !slices.Contains(adapters.Modes, t.Mix.Mode) {
+			fail("%s (%s): mix.mode must be scalar, concat or attention, got %q", where, t.Name, t.Mix.Mode)
 		}
 	}
 	tr := c.Train

@@ -36,7 +36,7 @@ func (m *Model) predict(d *dataset, exs []*example, evalBatch int, arena *kernel
 			return nil, err
 		}
 		for _, t := range d.tasks {
-			ps, err := t.predict(b, res.HiddenStates[t.layer])
+			ps, err := t.predict(b, t.input(res.HiddenStates))
 			if err != nil {
 				return nil, fmt.Errorf("task %s: %w", t.cfg.Name, err)
 			}

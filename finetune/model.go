@@ -77,7 +77,7 @@ func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := &task{cfg: tc, layer: layer, ds: m.dataset(tc.Dataset)}
+		t := &task{cfg: tc, layer: layer, numLayers: enc.Config.NumHiddenLayers, ds: m.dataset(tc.Dataset)}
 		t.ds.tasks = append(t.ds.tasks, t)
 		m.tasks = append(m.tasks, t)
 	}
@@ -123,7 +123,7 @@ func (m *Model) headParams() []encoder.NamedParam {
 func depth(tasks []*task) int {
 	d := 0
 	for _, t := range tasks {
-		d = max(d, t.layer)
+		d = max(d, t.deepest())
 	}
 	return d
 }

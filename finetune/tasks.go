@@ -8,6 +8,7 @@ import (
 
 	"github.com/nlpodyssey/spago/mat"
 
+	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
@@ -17,12 +18,14 @@ import (
 
 // task is a configured task with its head and label vocabulary.
 type task struct {
-	cfg    TaskConfig
-	layer  int // absolute hidden-state index
+	cfg       TaskConfig
+	layer     int // absolute hidden-state index
+	numLayers int
 	ds     *dataset
 	labels []string
 	index  map[string]int
 
+	mixer      *adapters.Mixer // nil: the task reads hidden state layer
 	pooler     *heads.WordPooler
 	tagger     *heads.Tagger
 	feats      *heads.Feats
@@ -123,6 +126,11 @@ func (t *task) build(hidden int, scheme string, rng *rand.Rand) error {
 		return fmt.Errorf("task %s: no labels in the training data", t.cfg.Name)
 	}
 	var err error
+	if t.cfg.Mix.Mode != "" {
+		if t.mixer, err = adapters.NewMixer(t.cfg.Mix, t.numLayers, hidden, rng); err != nil {
+			return fmt.Errorf("task %s: %w", t.cfg.Name, err)
+		}
+	}
 	if t.cfg.Type != "classify" {
 		if t.pooler, err = heads.NewWordPooler(t.cfg.Pooling, hidden, rng); err != nil {
 			return fmt.Errorf("task %s: %w", t.cfg.Name, err)
@@ -192,6 +200,9 @@ func (t *task) head() heads.Head {
 // "TASK.…".
 func (t *task) NamedParams() []encoder.NamedParam {
 	var ps []encoder.NamedParam
+	if t.mixer != nil {
+		ps = append(ps, t.mixer.NamedParams()...)
+	}
 	if t.pooler != nil {
 		ps = append(ps, t.pooler.NamedParams()...)
 	}
@@ -200,6 +211,24 @@ func (t *task) NamedParams() []encoder.NamedParam {
 		ps[i].Name = t.cfg.Name + "." + ps[i].Name
 	}
 	return ps
+}
+
+// deepest returns the deepest hidden state the task reads.
+func (t *task) deepest() int {
+	if t.mixer != nil {
+		return t.mixer.Deepest()
+	}
+	return t.layer
+}
+
+// input returns the states the task reads from the hidden states of a
+// forward pass: its layer, or its mix of layers.
+func (t *task) input(hidden []mat.Tensor) mat.Tensor {
+	if t.mixer != nil {
+		out, _ := t.mixer.Forward(hidden)
+		return out
+	}
+	return hidden[t.layer]
 }
 
 // words returns the pooled word vectors of a batch at the task's layer,

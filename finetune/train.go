@@ -142,8 +142,11 @@ func (t *trainer) setup(resume bool) error {
 		}
 	}
 	for _, task := range t.m.tasks {
-		fmt.Fprintf(t.log, "task %s: %s on %s, layer %d of %d, %d labels\n", task.cfg.Name, task.cfg.Type, task.ds.name,
-			task.layer, t.m.Encoder.Config.NumHiddenLayers, len(task.labels))
+		reads := fmt.Sprintf("layer %d of %d", task.layer, t.m.Encoder.Config.NumHiddenLayers)
+		if task.mixer != nil {
+			reads = fmt.Sprintf("a %s mix of layers %v (diff %v)", task.cfg.Mix.Mode, task.mixer.Layers(), task.cfg.Mix.Diff)
+		}
+		fmt.Fprintf(t.log, "task %s: %s on %s, %s, %d labels\n", task.cfg.Name, task.cfg.Type, task.ds.name, reads, len(task.labels))
 	}
 	tr := t.cfg.Train
 	t.encOpt = optim.NewAdamW(t.m.Encoder.NamedParams(), tr.LearningRate, *tr.WeightDecay)
@@ -377,7 +380,7 @@ func (t *trainer) forwardBackward(s int) (map[string]float64, int, error) {
 		var terms []mat.Tensor
 		var weights []float32
 		for _, task := range tasks[d] {
-			l, err := task.loss(b, res.HiddenStates[task.layer], heads.Dropout(drop))
+			l, err := task.loss(b, task.input(res.HiddenStates), heads.Dropout(drop))
 			if err != nil {
 				return nil, 0, fmt.Errorf("task %s: %w", task.cfg.Name, err)
 			}
