@@ -21,9 +21,9 @@ type task struct {
 	cfg       TaskConfig
 	layer     int // absolute hidden-state index
 	numLayers int
-	ds     *dataset
-	labels []string
-	index  map[string]int
+	ds        *dataset
+	labels    []string
+	index     map[string]int
 
 	mixer      *adapters.Mixer // nil: the task reads hidden state layer
 	pooler     *heads.WordPooler
