@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"finetune":  {"fine-tune an encoder on several tasks, each reading the layer it names", runFinetune},
 	"eval":      {"score a fine-tuned run on a file (CoNLL-U, CoNLL, TSV)", runEval},
 	"predict":   {"annotate a file with a fine-tuned run, writing the same format", runPredict},
+	"inspect":   {"show how a fine-tuned run's tasks read the encoder: their layers or learned layer mixes", runInspect},
 }
 
 func main() {
