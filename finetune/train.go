@@ -290,10 +290,10 @@ func (t *trainer) loop(ctx context.Context) error {
 	progress.Start(t.state.Step)
 	fmt.Fprintf(t.log, "training %d steps (%d per epoch of %s), evaluating every %d\n", t.steps, t.perEpoch, t.m.tasks[0].ds.name, t.every)
 	var window struct {
-		loss   map[string]float64
-		n      int
-		tokens int
-		secs   float64
+		loss           map[string]float64
+		n              int
+		tokens, padded int
+		secs           float64
 	}
 	window.loss = map[string]float64{}
 	for t.state.Step < t.steps {
@@ -304,7 +304,7 @@ func (t *trainer) loop(ctx context.Context) error {
 		}
 		s := t.state.Step
 		t0 := time.Now()
-		losses, tokens, err := t.forwardBackward(s)
+		losses, tokens, padded, err := t.forwardBackward(s)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", s+1, err)
 		}
@@ -325,6 +325,7 @@ func (t *trainer) loop(ctx context.Context) error {
 		t.state.TrainSeconds += elapsed
 		window.n++
 		window.tokens += tokens
+		window.padded += padded
 		window.secs += elapsed
 		var total float64
 		for name, l := range losses {
@@ -337,12 +338,12 @@ func (t *trainer) loop(ctx context.Context) error {
 		}
 		if window.n == 50 || t.state.Step == t.steps {
 			rec := map[string]any{"step": t.state.Step, "split": "train", "tokens_per_s": float64(window.tokens) / window.secs,
-				"lr": t.encOpt.LR, "head_lr": t.headOpt.LR}
+				"padded_tokens_per_s": float64(window.padded) / window.secs, "lr": t.encOpt.LR, "head_lr": t.headOpt.LR}
 			for name, l := range window.loss {
 				rec["loss_"+name] = l / float64(window.n)
 			}
 			t.dir.Log(rec)
-			window.loss, window.n, window.tokens, window.secs = map[string]float64{}, 0, 0, 0
+			window.loss, window.n, window.tokens, window.padded, window.secs = map[string]float64{}, 0, 0, 0, 0
 		}
 		final := t.state.Step == t.steps
 		if t.state.Step%t.every == 0 || final {
@@ -362,37 +363,39 @@ func (t *trainer) loop(ctx context.Context) error {
 }
 
 // forwardBackward runs the forward and backward passes of step s and
-// returns each task's weighted loss and the tokens processed.
-func (t *trainer) forwardBackward(s int) (map[string]float64, int, error) {
+// returns each task's weighted loss, the tokens processed and the padded
+// positions computed.
+func (t *trainer) forwardBackward(s int) (map[string]float64, int, int, error) {
 	ds, tasks := t.datasetsAt(s)
 	rng := t.rng(streamDropout, 0, uint64(s))
 	p := float32(*t.cfg.Dropout)
 	drop := func() kernels.Dropout { return kernels.Dropout{P: p, Seed: rng.Uint32()} }
 	losses := map[string]float64{}
-	tokens := 0
+	tokens, padded := 0, 0
 	for _, d := range ds {
 		b := t.nextBatch(d)
 		tokens += b.tokens
+		padded += b.enc.Size * b.enc.Seq
 		res, err := t.m.Encoder.Forward(b.enc, encoder.Options{Train: true, RNG: rng, Depth: depth(tasks[d])})
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		var terms []mat.Tensor
 		var weights []float32
 		for _, task := range tasks[d] {
 			l, err := task.loss(b, task.input(res.HiddenStates), heads.Dropout(drop))
 			if err != nil {
-				return nil, 0, fmt.Errorf("task %s: %w", task.cfg.Name, err)
+				return nil, 0, 0, fmt.Errorf("task %s: %w", task.cfg.Name, err)
 			}
 			terms = append(terms, l)
 			weights = append(weights, float32(task.cfg.Weight/float64(t.cfg.Train.Accumulate)))
 			losses[task.cfg.Name] = task.cfg.Weight * float64(kernels.Values(l)[0])
 		}
 		if err := kernels.Backward(kernels.WeightedSum(terms, weights)); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 	}
-	return losses, tokens, nil
+	return losses, tokens, padded, nil
 }
 
 // evaluate scores every dataset's dev set, logs the scores, saves the best
