@@ -28,6 +28,33 @@ type Options struct {
 	Depth int
 	// Attentions keeps every layer's attention probabilities.
 	Attentions bool
+	// Words, when set, pools the wordpieces of each word into one position
+	// partway through the encoder (see WordPooling).
+	Words *WordPooling
+}
+
+// WordPooling shortens the sequences of a batch partway through the
+// encoder: from hidden state After on, each word (and each special token)
+// is one position, so the layers above run on words, not wordpieces, and
+// cost less (attention quadratically so).
+//
+// After = 0 pools before the first layer: a word's embedding is the pooled
+// word embeddings of its pieces, plus the position embedding of the word's
+// position and its token type, normalised — positions count words. After =
+// k > 0 pools the output of layer k. Hidden states 0..After (After = 0: only
+// the pieces' embeddings are not returned) are over pieces, those above
+// over words.
+type WordPooling struct {
+	After int
+	// Mode is how pieces combine: mean, sum, first or last.
+	Mode kernels.PoolMode
+	// The word batch is Size×Seq positions. Position p pools the rows
+	// Starts[p]..Ends[p]-1 of the piece batch (flattened [batch·seq]), or
+	// is padding when Ends[p] == Starts[p]. Types gives each word position
+	// its token type (nil: all 0).
+	Size, Seq    int
+	Starts, Ends []int
+	Types        []int
 }
 
 // Result holds what a forward pass computed.
@@ -63,8 +90,20 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 			attend[i] = 1
 		}
 	}
+	w := opt.Words
+	if w != nil {
+		if err := m.checkWords(b, w); err != nil {
+			return nil, err
+		}
+	}
 	d := dropouts{train: opt.Train, rng: opt.RNG, hidden: m.Config.HiddenDropoutProb, attn: m.Config.AttentionProbsDropoutProb}
-	x, err := m.Embeddings.Forward(b, m.positionIDs(b), &d)
+	var x mat.Tensor
+	var err error
+	if w != nil && w.After == 0 {
+		x, err = m.wordEmbeddings(b, w, &d)
+	} else {
+		x, err = m.Embeddings.Forward(b, m.positionIDs(b), &d)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +111,17 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 		x = m.EmbeddingsProject.Forward(x)
 	}
 	res := &Result{HiddenStates: []mat.Tensor{x}}
-	mask := kernels.NewMask(b.Size, b.Seq, attend)
-	for _, l := range m.Layers[:depth] {
+	size, seq := b.Size, b.Seq
+	if w != nil && w.After == 0 {
+		size, seq, attend = w.Size, w.Seq, w.mask()
+	}
+	mask := kernels.NewMask(size, seq, attend)
+	for i, l := range m.Layers[:depth] {
+		if w != nil && w.After > 0 && i == w.After {
+			x = w.pool(x)
+			size, seq = w.Size, w.Seq
+			mask = kernels.NewMask(size, seq, w.mask())
+		}
 		var probs []float32
 		x, probs = l.Forward(x, mask, &d)
 		res.HiddenStates = append(res.HiddenStates, x)
@@ -82,13 +130,103 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 		}
 	}
 	if m.Pooler != nil && depth == len(m.Layers) {
-		first := make([]int, b.Size)
+		first := make([]int, size)
 		for i := range first {
-			first[i] = i * b.Seq
+			first[i] = i * seq
 		}
 		res.Pooled = m.Pooler.Forward(kernels.GatherRows(x, first))
 	}
 	return res, nil
+}
+
+// checkWords validates a word pooling against the batch.
+func (m *Model) checkWords(b *Batch, w *WordPooling) error {
+	n := w.Size * w.Seq
+	switch {
+	case w.After < 0 || w.After > len(m.Layers):
+		return fmt.Errorf("encoder: word pooling after hidden state %d of %d", w.After, len(m.Layers))
+	case w.Size <= 0 || w.Seq <= 0 || len(w.Starts) != n || len(w.Ends) != n || (w.Types != nil && len(w.Types) != n):
+		return fmt.Errorf("encoder: word pooling of %d×%d positions with %d starts, %d ends, %d types", w.Size, w.Seq, len(w.Starts), len(w.Ends), len(w.Types))
+	case w.Seq > m.Config.MaxSequenceLength():
+		return fmt.Errorf("encoder: %d words exceed the model's %d positions", w.Seq, m.Config.MaxSequenceLength())
+	}
+	switch w.Mode {
+	case kernels.PoolMean, kernels.PoolSum, kernels.PoolFirst, kernels.PoolLast:
+	default:
+		return fmt.Errorf("encoder: unknown word pooling mode %q", w.Mode)
+	}
+	for p := range w.Starts {
+		if w.Starts[p] < 0 || w.Ends[p] < w.Starts[p] || w.Ends[p] > b.Size*b.Seq {
+			return fmt.Errorf("encoder: word position %d pools rows [%d, %d) of %d", p, w.Starts[p], w.Ends[p], b.Size*b.Seq)
+		}
+	}
+	return nil
+}
+
+// mask returns the word batch's attention mask: padding positions are
+// those that pool nothing.
+func (w *WordPooling) mask() []int64 {
+	m := make([]int64, len(w.Starts))
+	for p := range m {
+		if w.Ends[p] > w.Starts[p] {
+			m[p] = 1
+		}
+	}
+	return m
+}
+
+// pool pools the rows of x (the piece batch) into the word batch; padding
+// positions pool row 0 (they are masked out, so any row serves).
+func (w *WordPooling) pool(x mat.Tensor) mat.Tensor {
+	starts, ends := make([]int, len(w.Starts)), make([]int, len(w.Ends))
+	for p := range starts {
+		starts[p], ends[p] = w.Starts[p], w.Ends[p]
+		if ends[p] == starts[p] {
+			starts[p], ends[p] = 0, 1
+		}
+	}
+	return kernels.SegmentPool(x, starts, ends, w.Mode)
+}
+
+// wordEmbeddings computes the embedding output of a word batch: pooled
+// word embeddings of each word's pieces, plus the embeddings of its
+// position (counting words) and token type, normalised, with dropout.
+func (m *Model) wordEmbeddings(b *Batch, w *WordPooling, d *dropouts) (mat.Tensor, error) {
+	e := m.Embeddings
+	pieces, err := kernels.Embeddings(kernels.Lookup{Table: e.WordEmbeddings, IDs: b.InputIDs, Pad: e.PadTokenID})
+	if err != nil {
+		return nil, fmt.Errorf("encoder embeddings: %w", err)
+	}
+	words := w.pool(pieces)
+	positions, types := make([]int, len(w.Starts)), w.Types
+	if types == nil {
+		types = make([]int, len(w.Starts))
+	}
+	pad := m.Config.PadTokenID
+	for s := 0; s < w.Size; s++ {
+		next := pad + 1
+		for t := 0; t < w.Seq; t++ {
+			p := s*w.Seq + t
+			switch {
+			case !m.Config.positionsFromPadding():
+				positions[p] = t
+			case w.Ends[p] == w.Starts[p]:
+				positions[p] = pad
+			default:
+				positions[p] = next
+				next++
+			}
+		}
+	}
+	extra, err := kernels.Embeddings(
+		kernels.Lookup{Table: e.PositionEmbeddings, IDs: positions, Pad: -1},
+		kernels.Lookup{Table: e.TokenTypeEmbeddings, IDs: types, Pad: -1},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("encoder embeddings: %w", err)
+	}
+	x := e.LayerNorm.Forward(words, extra, kernels.Dropout{})
+	return kernels.DropoutOp(x, d.next(hiddenDropout)), nil
 }
 
 func (m *Model) check(b *Batch) error {
@@ -139,8 +277,21 @@ type dropouts struct {
 	hidden, attn float64
 }
 
-func (d *dropouts) next(p float64) kernels.Dropout {
-	if !d.train || p <= 0 {
+// The dropout sites.
+const (
+	hiddenDropout = iota
+	attentionDropout
+)
+
+func (d *dropouts) next(site int) kernels.Dropout {
+	if d == nil || !d.train { // nil: evaluation
+		return kernels.Dropout{}
+	}
+	p := d.hidden
+	if site == attentionDropout {
+		p = d.attn
+	}
+	if p <= 0 {
 		return kernels.Dropout{}
 	}
 	return kernels.Dropout{P: float32(p), Seed: d.rng.Uint32()}
@@ -162,7 +313,7 @@ func (e *Embeddings) Forward(b *Batch, positions []int, d *dropouts) (mat.Tensor
 		return nil, fmt.Errorf("encoder embeddings: %w", err)
 	}
 	x := e.LayerNorm.Forward(sum, nil, kernels.Dropout{})
-	return kernels.DropoutOp(x, d.next(d.hidden)), nil
+	return kernels.DropoutOp(x, d.next(hiddenDropout)), nil
 }
 
 // Forward runs one transformer block and returns its output and attention
@@ -182,12 +333,12 @@ func (a *Attention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts) (mat.
 // Forward returns the attention context of every head, concatenated.
 func (s *SelfAttention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts) (mat.Tensor, []float32) {
 	q, k, v := s.Query.Forward(x), s.Key.Forward(x), s.Value.Forward(x)
-	return kernels.Attention(q, k, v, mask, s.NumHeads, d.next(d.attn))
+	return kernels.Attention(q, k, v, mask, s.NumHeads, d.next(attentionDropout))
 }
 
 // Forward returns LayerNorm(dropout(dense(ctx)) + input).
 func (o *SelfOutput) Forward(ctx, input mat.Tensor, d *dropouts) mat.Tensor {
-	return o.LayerNorm.Forward(o.Dense.Forward(ctx), input, d.next(d.hidden))
+	return o.LayerNorm.Forward(o.Dense.Forward(ctx), input, d.next(hiddenDropout))
 }
 
 // Forward returns act(dense(x)).
@@ -197,7 +348,7 @@ func (i *Intermediate) Forward(x mat.Tensor) mat.Tensor {
 
 // Forward returns LayerNorm(dropout(dense(h)) + input).
 func (o *Output) Forward(h, input mat.Tensor, d *dropouts) mat.Tensor {
-	return o.LayerNorm.Forward(o.Dense.Forward(h), input, d.next(d.hidden))
+	return o.LayerNorm.Forward(o.Dense.Forward(h), input, d.next(hiddenDropout))
 }
 
 // Forward returns tanh(dense(first)) for the first tokens' states.
