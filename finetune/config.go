@@ -43,8 +43,11 @@ type Config struct {
 	// MaxLength is the longest input in pieces (special tokens included);
 	// longer sentences are split into overlapping windows of this length
 	// sharing Stride pieces. 0: the model's maximum.
-	MaxLength int                      `yaml:"max_length"`
-	Stride    int                      `yaml:"stride"`
+	MaxLength int `yaml:"max_length"`
+	Stride    int `yaml:"stride"`
+	// WordPooling pools each word's pieces into one position partway
+	// through the encoder (nil: never).
+	WordPooling *WordPoolingConfig `yaml:"word_pooling"`
 	Datasets  map[string]DatasetConfig `yaml:"datasets"`
 	Tasks     []TaskConfig             `yaml:"tasks"`
 	Train     TrainConfig              `yaml:"train"`
@@ -101,6 +104,16 @@ type TaskConfig struct {
 	ArcMLP  int    `yaml:"arc_mlp"`
 	RelMLP  int    `yaml:"rel_mlp"`
 	Decoder string `yaml:"decoder"`
+}
+
+// WordPoolingConfig is word pooling inside the encoder: from hidden state
+// After on (0: before the first layer, with word positions), the encoder
+// runs on one position per word, pooled from its pieces by Mode (mean, sum,
+// first, last). Tasks reading states above After see words; tasks at or
+// below it see pieces. Classification datasets are not pooled.
+type WordPoolingConfig struct {
+	After int    `yaml:"after"`
+	Mode  string `yaml:"mode"`
 }
 
 // TrainConfig sets the optimisation and the schedule.
@@ -353,6 +366,14 @@ func (c *Config) validate() error {
 	}
 	if c.MaxLength < 0 || c.Stride < 0 {
 		fail("max_length and stride must not be negative")
+	}
+	if p := c.WordPooling; p != nil {
+		if p.Mode == "" {
+			p.Mode = "mean"
+		}
+		if !slices.Contains([]string{"mean", "sum", "first", "last"}, p.Mode) || p.After < 0 {
+			fail("word_pooling: mode must be mean, sum, first or last and after not negative")
+		}
 	}
 	return errors.Join(errs...)
 }

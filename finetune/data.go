@@ -6,6 +6,7 @@ import (
 
 	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader/tokenizer"
 )
 
@@ -29,7 +30,12 @@ type example struct {
 	size    int // ids in all windows, for batching by length
 }
 
-type window struct{ ids, types []int }
+// window is one encoder input: ids and types, and the words it holds
+// whole, in order, as piece ranges (for pooling words in the encoder).
+type window struct {
+	ids, types []int
+	words      []wordPiece // window: the word's index in the example
+}
 
 type wordPiece struct{ window, start, end int }
 
@@ -47,7 +53,24 @@ func encodeWords(tok *tokenizer.Tokenizer, ex *example, maxLen, stride int) erro
 		ex.wordSeg[i].window = -1
 	}
 	for k, w := range ws {
-		ex.windows = append(ex.windows, window{ids: w.IDs, types: w.TypeIDs})
+		win := window{ids: w.IDs, types: w.TypeIDs}
+		for p := w.Start; p < w.End; p++ {
+			word, pos := e.WordIndex[p], w.Pos(p)
+			n := len(win.words)
+			if n > 0 && win.words[n-1].window == word {
+				win.words[n-1].end = pos + 1
+			} else {
+				win.words = append(win.words, wordPiece{window: word, start: pos, end: pos + 1})
+			}
+		}
+		// A word cut by the window's edge is not whole: leave it out.
+		if n := len(win.words); n > 0 && w.End < e.Len() && e.WordIndex[w.End] == win.words[n-1].window {
+			win.words = win.words[:n-1]
+		}
+		if len(win.words) > 0 && w.Start > 0 && e.WordIndex[w.Start-1] == win.words[0].window {
+			win.words = win.words[1:]
+		}
+		ex.windows = append(ex.windows, win)
 		ex.size += len(w.IDs)
 		for p := w.OwnStart; p < w.OwnEnd; p++ {
 			word := e.WordIndex[p]
@@ -102,6 +125,10 @@ type batch struct {
 	// for each word, [start, end).
 	starts, ends [][]int
 	tokens       int // real tokens
+	// With word pooling in the encoder: the pooling, and for each example
+	// and word the position of the word in the word batch.
+	words  *encoder.WordPooling
+	unitOf [][]int
 }
 
 // makeBatch pads the windows of examples into one encoder batch.
@@ -142,15 +169,41 @@ func makeBatch(exs []*example, pad int) *batch {
 	return b
 }
 
-// allWords returns the word segments of every example, concatenated, with
-// the number of words of each example.
-func (b *batch) allWords() (starts, ends, counts []int) {
-	for i := range b.starts {
-		starts = append(starts, b.starts[i]...)
-		ends = append(ends, b.ends[i]...)
-		counts = append(counts, len(b.starts[i]))
+// poolWords lays the batch out for word pooling in the encoder: each window
+// becomes a sequence of units — [CLS], its whole words, [SEP] — and each
+// example's words are taken from the window that owns them.
+func (b *batch) poolWords(after int, mode string) {
+	seq := b.enc.Seq
+	w := &encoder.WordPooling{After: after, Mode: kernels.PoolMode(mode), Size: b.enc.Size}
+	for _, ex := range b.exs {
+		for _, win := range ex.windows {
+			w.Seq = max(w.Seq, len(win.words)+2)
+		}
 	}
-	return starts, ends, counts
+	n := w.Size * w.Seq
+	w.Starts, w.Ends, w.Types = make([]int, n), make([]int, n), make([]int, n)
+	for e, ex := range b.exs {
+		unit := make([]int, len(ex.words))
+		for k, win := range ex.windows {
+			row := b.rowOf[e] + k
+			base := row * w.Seq
+			at := func(u, start, end int) {
+				w.Starts[base+u], w.Ends[base+u] = row*seq+start, row*seq+end
+				w.Types[base+u] = win.types[start]
+			}
+			at(0, 0, 1) // [CLS]
+			for u, wd := range win.words {
+				at(u+1, wd.start, wd.end)
+				if ex.wordSeg[wd.window].window == k {
+					unit[wd.window] = base + u + 1
+				}
+			}
+			last := len(win.ids) - 1
+			at(len(win.words)+1, last, last+1) // [SEP]
+		}
+		b.unitOf = append(b.unitOf, unit)
+	}
+	b.words = w
 }
 
 // groupedBatches cuts examples (indices, in order) into batches of size

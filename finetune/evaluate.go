@@ -24,14 +24,13 @@ func (m *Model) predict(d *dataset, exs []*example, evalBatch int, arena *kernel
 	for i := range idx {
 		idx[i] = i
 	}
-	pad := max(m.tok.Specials().PAD, 0)
 	for _, group := range groupedBatches(idx, exs, evalBatch, nil) {
 		bexs := make([]*example, len(group))
 		for i, e := range group {
 			bexs[i] = exs[e]
 		}
-		b := makeBatch(bexs, pad)
-		res, err := m.Encoder.Forward(b.enc, encoder.Options{Depth: depth(d.tasks)})
+		b := m.batch(d, bexs)
+		res, err := m.Encoder.Forward(b.enc, encoder.Options{Depth: depth(d.tasks), Words: b.words})
 		if err != nil {
 			return nil, err
 		}

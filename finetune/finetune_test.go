@@ -410,3 +410,35 @@ func TestLayerMixes(t *testing.T) {
 		t.Error("an empty mix changed training")
 	}
 }
+
+// TestWordPoolingInTheEncoder trains with words pooled before the first
+// layer and after layer 1, and checks that eval reproduces the run.
+func TestWordPoolingInTheEncoder(t *testing.T) {
+	for _, after := range []string{"0", "1"} {
+		body := "word_pooling: {after: " + after + ", mode: mean}\n" + strings.Replace(hierBody, "steps: 8", "steps: 4", 1)
+		out := filepath.Join(t.TempDir(), "run")
+		cfg, raw := job(t, out, body)
+		if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+			t.Fatalf("after %s: %v", after, err)
+		}
+		var logged map[string]any
+		for _, m := range metricsLines(t, out) {
+			if m["split"] == "dev" {
+				logged = m
+			}
+		}
+		m, err := Open(out, "latest", io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"ewt.upos", "ewt.las"} {
+			if scores[k] != logged[k] {
+				t.Errorf("after %s, %s: eval %v, logged %v", after, k, scores[k], logged[k])
+			}
+		}
+	}
+}

@@ -97,6 +97,9 @@ func (m *Model) dataset(name string) *dataset {
 // checkpoint) or collected from the training data.
 func (m *Model) buildHeads(labels map[string][]string, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 0xbead))
+	if p := m.cfg.WordPooling; p != nil && p.After > m.Encoder.Config.NumHiddenLayers {
+		return fmt.Errorf("word_pooling.after %d: the encoder has %d layers", p.After, m.Encoder.Config.NumHiddenLayers)
+	}
 	for _, t := range m.tasks {
 		if l, ok := labels[t.cfg.Name]; ok {
 			t.labels = l
@@ -106,8 +109,24 @@ func (m *Model) buildHeads(labels map[string][]string, seed uint64) error {
 		if err := t.build(m.Encoder.Config.HiddenSize, t.ds.cfg.Scheme, rng); err != nil {
 			return err
 		}
+		if p := m.cfg.WordPooling; p != nil && t.mixer != nil && p.After > 0 {
+			layers := t.mixer.Layers()
+			if layers[0] <= p.After && layers[len(layers)-1] > p.After {
+				return fmt.Errorf("task %s: its mix reads layers %v on both sides of word pooling after %d", t.cfg.Name, layers, p.After)
+			}
+		}
 	}
 	return nil
+}
+
+// batch encodes examples of dataset d into a batch, laid out for word
+// pooling in the encoder when the job asks for it.
+func (m *Model) batch(d *dataset, exs []*example) *batch {
+	b := makeBatch(exs, max(m.tok.Specials().PAD, 0))
+	if p := m.cfg.WordPooling; p != nil && d.cfg.Format != "tsv" {
+		b.poolWords(p.After, p.Mode)
+	}
+	return b
 }
 
 // headParams returns the parameters of all task heads.

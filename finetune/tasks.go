@@ -231,11 +231,42 @@ func (t *task) input(hidden []mat.Tensor) mat.Tensor {
 	return hidden[t.layer]
 }
 
+// wordLevel reports whether the states the task reads are over words: the
+// batch pools words in the encoder before the task's layer.
+func (t *task) wordLevel(b *batch) bool {
+	return b.words != nil && (t.deepest() > b.words.After || b.words.After == 0)
+}
+
+// segments returns, for each example, the rows of its words in the states
+// the task reads ([start, end) ranges of pieces, or single word positions
+// when the encoder pooled words), and the row of the example's [CLS].
+func (t *task) segments(b *batch) (starts, ends [][]int, cls []int) {
+	if !t.wordLevel(b) {
+		for i := range b.exs {
+			cls = append(cls, b.rowOf[i]*b.enc.Seq)
+		}
+		return b.starts, b.ends, cls
+	}
+	for i, units := range b.unitOf {
+		s, e := make([]int, len(units)), make([]int, len(units))
+		for j, u := range units {
+			s[j], e[j] = u, u+1
+		}
+		starts, ends = append(starts, s), append(ends, e)
+		cls = append(cls, b.rowOf[i]*b.words.Seq)
+	}
+	return starts, ends, cls
+}
+
 // words returns the pooled word vectors of a batch at the task's layer,
 // with the number of words per example.
 func (t *task) words(b *batch, states mat.Tensor) (mat.Tensor, []int) {
-	starts, ends, counts := b.allWords()
-	return t.pooler.Forward(states, starts, ends), counts
+	starts, ends, _ := t.segments(b)
+	var all, allEnds, counts []int
+	for i := range starts {
+		all, allEnds, counts = append(all, starts[i]...), append(allEnds, ends[i]...), append(counts, len(starts[i]))
+	}
+	return t.pooler.Forward(states, all, allEnds), counts
 }
 
 // sentences returns one vector per example: its [CLS] state or the mean of
@@ -261,22 +292,22 @@ func (t *task) sentences(b *batch, states mat.Tensor) mat.Tensor {
 // b·W..b·W+W-1, slot 0 being its [CLS] state (ROOT). It returns the word
 // vectors [B·W, hidden] and the layout.
 func (t *task) parseSlots(b *batch, states mat.Tensor) (mat.Tensor, heads.Sentences) {
+	wordStarts, wordEnds, cls := t.segments(b)
 	W := 0
-	for _, s := range b.starts {
+	for _, s := range wordStarts {
 		W = max(W, len(s)+1)
 	}
 	s := heads.Sentences{B: len(b.exs), W: W}
 	var starts, ends []int
 	for i := range b.exs {
-		cls := b.rowOf[i] * b.enc.Seq
-		n := len(b.starts[i])
+		n := len(wordStarts[i])
 		s.Lengths = append(s.Lengths, n+1)
 		for slot := 0; slot < W; slot++ {
 			switch {
 			case slot == 0 || slot > n: // ROOT, or padding (masked out)
-				starts, ends = append(starts, cls), append(ends, cls+1)
+				starts, ends = append(starts, cls[i]), append(ends, cls[i]+1)
 			default:
-				starts, ends = append(starts, b.starts[i][slot-1]), append(ends, b.ends[i][slot-1])
+				starts, ends = append(starts, wordStarts[i][slot-1]), append(ends, wordEnds[i][slot-1])
 			}
 		}
 	}

@@ -263,7 +263,7 @@ func (t *trainer) nextBatch(d *dataset) *batch {
 	for i, e := range group {
 		exs[i] = d.train[e]
 	}
-	return makeBatch(exs, max(t.m.tok.Specials().PAD, 0))
+	return t.m.batch(d, exs)
 }
 
 // datasetKey turns a dataset name into a number for its random stream.
@@ -376,7 +376,7 @@ func (t *trainer) forwardBackward(s int) (map[string]float64, int, int, error) {
 		b := t.nextBatch(d)
 		tokens += b.tokens
 		padded += b.enc.Size * b.enc.Seq
-		res, err := t.m.Encoder.Forward(b.enc, encoder.Options{Train: true, RNG: rng, Depth: depth(tasks[d])})
+		res, err := t.m.Encoder.Forward(b.enc, encoder.Options{Train: true, RNG: rng, Depth: depth(tasks[d]), Words: b.words})
 		if err != nil {
 			return nil, 0, 0, err
 		}
