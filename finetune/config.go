@@ -47,11 +47,11 @@ type Config struct {
 	Stride    int `yaml:"stride"`
 	// WordPooling pools each word's pieces into one position partway
 	// through the encoder (nil: never).
-	WordPooling *WordPoolingConfig `yaml:"word_pooling"`
-	Datasets  map[string]DatasetConfig `yaml:"datasets"`
-	Tasks     []TaskConfig             `yaml:"tasks"`
-	Train     TrainConfig              `yaml:"train"`
-	Eval      EvalConfig               `yaml:"eval"`
+	WordPooling *WordPoolingConfig       `yaml:"word_pooling"`
+	Datasets    map[string]DatasetConfig `yaml:"datasets"`
+	Tasks       []TaskConfig             `yaml:"tasks"`
+	Train       TrainConfig              `yaml:"train"`
+	Eval        EvalConfig               `yaml:"eval"`
 }
 
 // DatasetConfig is one dataset: its format, files and reading options.
