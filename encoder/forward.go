@@ -122,6 +122,9 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 			size, seq = w.Size, w.Seq
 			mask = kernels.NewMask(size, seq, w.mask())
 		}
+		if m.LayerInput != nil && (w == nil || w.After == 0 || i < w.After) {
+			x = m.LayerInput.Input(i+1, res.HiddenStates)
+		}
 		var probs []float32
 		x, probs = l.Forward(x, mask, &d)
 		res.HiddenStates = append(res.HiddenStates, x)

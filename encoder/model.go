@@ -30,6 +30,16 @@ type Model struct {
 	EmbeddingsProject *Linear
 	Layers            []*Layer // "encoder.layer.{i}"
 	Pooler            *Pooler  // nil when the checkpoint has none
+	// LayerInput, when set, chooses each layer's input from the outputs of
+	// the embeddings and all earlier layers (depth attention); nil feeds
+	// each layer the previous one's output, as BERT does.
+	LayerInput LayerInput
+}
+
+// LayerInput chooses the input of layer l (1-based) from the hidden states
+// computed so far: states[0] the embedding output, states[j] layer j's.
+type LayerInput interface {
+	Input(l int, states []mat.Tensor) mat.Tensor
 }
 
 // Embeddings sums word, position and token-type embeddings and normalises

@@ -47,7 +47,10 @@ type Config struct {
 	Stride    int `yaml:"stride"`
 	// WordPooling pools each word's pieces into one position partway
 	// through the encoder (nil: never).
-	WordPooling *WordPoolingConfig       `yaml:"word_pooling"`
+	WordPooling *WordPoolingConfig `yaml:"word_pooling"`
+	// DepthMixing, "static" or "attention", feeds each encoder layer a
+	// learned mix of all earlier outputs (adapters.DepthMixer); "" is off.
+	DepthMixing string                   `yaml:"depth_mixing"`
 	Datasets    map[string]DatasetConfig `yaml:"datasets"`
 	Tasks       []TaskConfig             `yaml:"tasks"`
 	Train       TrainConfig              `yaml:"train"`
@@ -366,6 +369,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxLength < 0 || c.Stride < 0 {
 		fail("max_length and stride must not be negative")
+	}
+	if c.DepthMixing != "" && !slices.Contains(adapters.DepthModes, c.DepthMixing) {
+		fail("depth_mixing must be static or attention, got %q", c.DepthMixing)
 	}
 	if p := c.WordPooling; p != nil {
 		if p.Mode == "" {

@@ -442,3 +442,47 @@ func TestWordPoolingInTheEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthMixing trains with each depth mixing mode and checks that the
+// mixer's weights moved from their identity start, are saved with the
+// heads, and that eval on the saved model reproduces the run.
+func TestDepthMixing(t *testing.T) {
+	for _, mode := range []string{"static", "attention"} {
+		body := "depth_mixing: " + mode + "\n" + strings.Replace(hierBody, "steps: 8", "steps: 4", 1)
+		out := filepath.Join(t.TempDir(), "run")
+		cfg, raw := job(t, out, body)
+		if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		var logged map[string]any
+		for _, m := range metricsLines(t, out) {
+			if m["split"] == "dev" {
+				logged = m
+			}
+		}
+		m, err := Open(out, "latest", io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := m.DepthWeights()
+		if len(w) != 1 || len(w[0]) != 2 {
+			t.Fatalf("%s: depth weights %v, want one row over h0, h1", mode, w)
+		}
+		if w[0][1] == 1 && w[0][0] == 0 {
+			t.Errorf("%s: depth weights did not train: %v", mode, w)
+		}
+		scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"ewt.upos", "ewt.las"} {
+			if scores[k] != logged[k] {
+				t.Errorf("%s, %s: eval %v, logged %v", mode, k, scores[k], logged[k])
+			}
+		}
+	}
+	cfg, err := ParseConfig([]byte("output: x\nmodel: tiny-random\ndepth_mixing: deep\n" + hierBody))
+	if err == nil || !strings.Contains(err.Error(), "depth_mixing") {
+		t.Errorf("bad depth_mixing: %v, %v", cfg, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
@@ -29,6 +30,7 @@ type Model struct {
 	tasks    []*task    // in configuration order
 	maxLen   int
 	stride   int
+	depth    *adapters.DepthMixer // nil: layers read the previous layer
 }
 
 // tokenizerFiles are copied from the tokenizer's directory into checkpoints.
@@ -59,6 +61,12 @@ func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 			return nil, fmt.Errorf("max_length %d exceeds the model's %d positions", cfg.MaxLength, m.maxLen)
 		}
 		m.maxLen = cfg.MaxLength
+	}
+	if cfg.DepthMixing != "" {
+		if m.depth, err = adapters.NewDepthMixer(cfg.DepthMixing, enc.Config.NumHiddenLayers, enc.Config.HiddenSize); err != nil {
+			return nil, err
+		}
+		enc.LayerInput = m.depth
 	}
 	m.stride = cfg.Stride
 	if m.stride == 0 {
@@ -129,9 +137,16 @@ func (m *Model) batch(d *dataset, exs []*example) *batch {
 	return b
 }
 
-// headParams returns the parameters of all task heads.
+// headParams returns the parameters of all task heads, and of the depth
+// mixer (named "encoder.depth.…") if any.
 func (m *Model) headParams() []encoder.NamedParam {
 	var ps []encoder.NamedParam
+	if m.depth != nil {
+		for _, np := range m.depth.NamedParams() {
+			np.Name = "encoder." + np.Name
+			ps = append(ps, np)
+		}
+	}
 	for _, t := range m.tasks {
 		ps = append(ps, t.NamedParams()...)
 	}
@@ -169,11 +184,11 @@ func (m *Model) checkpointFiles() (map[string][]byte, error) {
 		return nil, err
 	}
 	headTensors := map[string]*tensor.Tensor{}
+	for _, np := range m.headParams() {
+		headTensors[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
+	}
 	var infos []TaskInfo
 	for _, t := range m.tasks {
-		for _, np := range t.NamedParams() {
-			headTensors[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
-		}
 		infos = append(infos, TaskInfo{Config: t.cfg, Labels: t.labels})
 	}
 	if files["heads.safetensors"], err = safetensors.Encode(headTensors, nil); err != nil {
@@ -220,15 +235,13 @@ func (m *Model) loadHeads(dir string) error {
 		return err
 	}
 	ts := f.Tensors()
-	for _, t := range m.tasks {
-		for _, np := range t.NamedParams() {
-			tt, ok := ts[np.Name]
-			if !ok {
-				return fmt.Errorf("%s: missing tensor %q", f.Path, np.Name)
-			}
-			if err := loader.Assign(kernels.Values(np.Param), np.Shape, tt); err != nil {
-				return fmt.Errorf("%s: tensor %q: %w", f.Path, np.Name, err)
-			}
+	for _, np := range m.headParams() {
+		tt, ok := ts[np.Name]
+		if !ok {
+			return fmt.Errorf("%s: missing tensor %q", f.Path, np.Name)
+		}
+		if err := loader.Assign(kernels.Values(np.Param), np.Shape, tt); err != nil {
+			return fmt.Errorf("%s: tensor %q: %w", f.Path, np.Name, err)
 		}
 	}
 	return nil
@@ -283,6 +296,15 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// DepthWeights returns the static weights of the depth mixer (rows: layers
+// 2..L; columns: the embeddings and layers 1..L-1), or nil without one.
+func (m *Model) DepthWeights() [][]float64 {
+	if m.depth == nil {
+		return nil
+	}
+	return m.depth.WeightMatrix()
 }
 
 // Datasets returns the names of the model's datasets.

@@ -306,3 +306,102 @@ func (f *concatFn) Backward(gy mat.Tensor) error {
 func Difference(a, b mat.Tensor) mat.Tensor {
 	return WeightedSum([]mat.Tensor{a, b}, []float32{1, -1})
 }
+
+// LinearMix returns Σ_l w_l · states[l] with learned weights w (one per
+// state), unconstrained: DenseFormer's depth-weighted average.
+func LinearMix(states []mat.Tensor, w mat.Tensor) mat.Tensor {
+	checkMix("LinearMix", states)
+	if len(Values(w)) != len(states) {
+		panic(fmt.Sprintf("kernels.LinearMix: %d weights for %d states", len(Values(w)), len(states)))
+	}
+	return run(&linearMixFn{states: states, w: w})
+}
+
+type linearMixFn struct {
+	states []mat.Tensor
+	w      mat.Tensor
+}
+
+func (f *linearMixFn) Operands() []mat.Tensor {
+	return append(append([]mat.Tensor{}, f.states...), f.w)
+}
+
+func (f *linearMixFn) Forward() (mat.Tensor, error) {
+	r, c := Dims(f.states[0])
+	out := alloc(r * c)
+	for l, st := range f.states {
+		a, x := Values(f.w)[l], Values(st)
+		if a == 0 {
+			continue
+		}
+		parallel(len(out), 1<<14, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] += a * x[i]
+			}
+		})
+	}
+	return NewMatrix(r, c, out), nil
+}
+
+func (f *linearMixFn) Backward(gy mat.Tensor) error {
+	g := Values(gy)
+	r, c := Dims(f.states[0])
+	dw := alloc(len(f.states))
+	for l, st := range f.states {
+		x := Values(st)
+		var d float64
+		for i, v := range g {
+			d += float64(v) * float64(x[i])
+		}
+		dw[l] = float32(d)
+		if st.RequiresGrad() {
+			a := Values(f.w)[l]
+			dx := allocOut(r * c)
+			for i, v := range g {
+				dx[i] = a * v
+			}
+			accGrad(st, dx)
+		}
+	}
+	accGrad(f.w, dw)
+	return nil
+}
+
+// ScaleBy returns s · x for a learned scalar s (a one-value tensor).
+func ScaleBy(x, s mat.Tensor) mat.Tensor {
+	if len(Values(s)) != 1 {
+		panic("kernels.ScaleBy: the scale must be one value")
+	}
+	return run(&scaleByFn{x: x, s: s})
+}
+
+type scaleByFn struct{ x, s mat.Tensor }
+
+func (f *scaleByFn) Operands() []mat.Tensor { return []mat.Tensor{f.x, f.s} }
+
+func (f *scaleByFn) Forward() (mat.Tensor, error) {
+	r, c := Dims(f.x)
+	s, x := Values(f.s)[0], Values(f.x)
+	out := allocOut(r * c)
+	for i, v := range x {
+		out[i] = s * v
+	}
+	return NewMatrix(r, c, out), nil
+}
+
+func (f *scaleByFn) Backward(gy mat.Tensor) error {
+	g, x, s := Values(gy), Values(f.x), Values(f.s)[0]
+	var ds float64
+	for i, v := range g {
+		ds += float64(v) * float64(x[i])
+	}
+	accGrad(f.s, []float32{float32(ds)})
+	if f.x.RequiresGrad() {
+		dx := allocOut(len(g))
+		for i, v := range g {
+			dx[i] = s * v
+		}
+		accGrad(f.x, dx)
+	}
+	return nil
+}

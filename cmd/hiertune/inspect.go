@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/internal/atomicfile"
+	"github.com/hiertune/hiertune/internal/svg"
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
@@ -17,6 +19,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "a file of one of the run's datasets, to average attention mixes over its tokens")
 	dataset := fs.String("dataset", "", "which dataset --data belongs to (needed when the run has several)")
 	jsonOut := fs.String("json", "", "also write the readings as JSON to this file")
+	svgOut := fs.String("svg", "", "write a heatmap of the depth-mixing weights (SVG) to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,14 +51,55 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  mean attention: %s  (%d tokens)\n", row(r.Layers, r.Mean), r.Tokens)
 		}
 	}
+	depth := m.DepthWeights()
+	if depth != nil {
+		fmt.Fprintln(stdout, "depth mixing: each layer's weights over the embeddings (emb) and earlier layers")
+		for i, r := range depth {
+			var parts []string
+			for j, v := range r {
+				if !math.IsNaN(v) {
+					parts = append(parts, fmt.Sprintf("%s %.3f", stateName(j), v))
+				}
+			}
+			fmt.Fprintf(stdout, "  layer %d reads: %s\n", i+2, strings.Join(parts, "  "))
+		}
+	}
+	if *svgOut != "" {
+		if depth == nil {
+			return fmt.Errorf("--svg: the run has no depth mixing")
+		}
+		rows, cols := make([]string, len(depth)), make([]string, len(depth)+1)
+		for i := range rows {
+			rows[i] = fmt.Sprintf("layer %d", i+2)
+		}
+		for j := range cols {
+			cols[j] = stateName(j)
+		}
+		title := fmt.Sprintf("Depth-mixing weights (%s): rows read columns", *runDir)
+		if err := atomicfile.Write(*svgOut, svg.Heatmap(title, rows, cols, depth)); err != nil {
+			return err
+		}
+	}
 	if *jsonOut != "" {
-		b, err := json.MarshalIndent(readings, "", "  ")
+		out := map[string]any{"tasks": readings}
+		if depth != nil {
+			out["depth_mixing"] = depth
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
 			return err
 		}
 		return atomicfile.Write(*jsonOut, append(b, '\n'))
 	}
 	return nil
+}
+
+// stateName names hidden state j: the embeddings or a layer.
+func stateName(j int) string {
+	if j == 0 {
+		return "emb"
+	}
+	return fmt.Sprintf("L%d", j)
 }
 
 func row(layers []int, v []float64) string {

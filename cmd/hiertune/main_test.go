@@ -169,3 +169,48 @@ func TestConvertKeepsTheWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestFinetuneInspect runs a tiny depth-mixing job through the CLI and
+// reads it back with inspect: text, JSON and the SVG heatmap.
+func TestFinetuneInspect(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HIERTUNE_CACHE", filepath.Join(dir, "cache"))
+	data, _ := filepath.Abs("../../examples/data")
+	cfg := filepath.Join(dir, "job.yaml")
+	yaml := "output: " + filepath.Join(dir, "run") + `
+model: tiny-random
+depth_mixing: static
+datasets:
+  ewt: {format: conllu, train: ` + data + `/ewt-sample-train.conllu, dev: ` + data + `/ewt-sample-dev.conllu, limit: 16}
+tasks:
+  - {name: upos, dataset: ewt, type: tag, column: upos, layer: 2, mix: {mode: attention}}
+train: {batch_size: 8, steps: 2, threads: 1}
+eval: {every: "2"}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run("finetune", "--config", cfg); code != 0 {
+		t.Fatalf("finetune: exit %d: %s", code, errOut)
+	}
+	svgPath, jsonPath := filepath.Join(dir, "depth.svg"), filepath.Join(dir, "inspect.json")
+	code, out, errOut := run("inspect", "--run", filepath.Join(dir, "run"), "--svg", svgPath, "--json", jsonPath)
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "layer 2 reads: emb ") {
+		t.Errorf("inspect output lacks the depth weights:\n%s", out)
+	}
+	svg, err := os.ReadFile(svgPath)
+	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("layer 2")) {
+		t.Errorf("svg: %v\n%.200s", err, svg)
+	}
+	var readings struct {
+		Tasks []any       `json:"tasks"`
+		Depth [][]float64 `json:"depth_mixing"`
+	}
+	b, _ := os.ReadFile(jsonPath)
+	if err := json.Unmarshal(b, &readings); err != nil || len(readings.Tasks) != 1 || len(readings.Depth) != 1 {
+		t.Errorf("json: %v\n%s", err, b)
+	}
+}
