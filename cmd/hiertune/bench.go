@@ -17,6 +17,7 @@ import (
 	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/loader/tokenizer"
 	"github.com/hiertune/hiertune/optim"
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
@@ -38,6 +39,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	vocab := fs.Int("vocab", 0, "vocabulary size of a preset (0: the preset's)")
 	gemm := fs.Bool("gemm", false, "also time matrix products of BERT shapes against the machine's measured FMA peak")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
+	dataPath := fs.String("data", "", "time batches of this CoNLL-U (or CoNLL, with --format) file's sentences, encoded and grouped by length as finetune does, instead of random full batches; tokens/s counts real pieces, the head reads words")
+	format := fs.String("format", "conllu", "with --data: conllu or conll")
+	tokDir := fs.String("tokenizer", "", "with --data: the tokenizer's directory (default: the --model checkpoint's, or the embedded default's for a preset)")
+	pool := fs.Int("word-pooling", -1, "with --data: pool each word's pieces into one position after this hidden state (0: before the first layer; -1: no pooling)")
+	poolMode := fs.String("pool-mode", "mean", "with --word-pooling: mean, sum, first or last")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -52,6 +58,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	kernels.SetThreads(*threads)
 	if *headName != "token" && *headName != "mlm" {
 		return usageError{fmt.Sprintf("unknown --head %q (want token or mlm)", *headName)}
+	}
+	if *dataPath == "" && (*pool >= 0 || *tokDir != "") {
+		return usageError{"--word-pooling and --tokenizer need --data"}
+	}
+	if *dataPath != "" && *headName != "token" {
+		return usageError{"--data times the token head only"}
+	}
+	var tok *tokenizer.Tokenizer
+	if *dataPath != "" {
+		if tok, err = benchTokenizer(*tokDir, *model); err != nil {
+			return err
+		}
+		*vocab = tok.VocabSize()
 	}
 	m, err := benchModel(*model, *vocab)
 	if err != nil {
@@ -69,23 +88,29 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		"layers": m.Config.NumHiddenLayers, "hidden": m.Config.HiddenSize, "heads": m.Config.NumAttentionHeads,
 		"go": runtime.Version(), "head": *headName, "vocab": m.Config.VocabSize,
 	}
-	b := randomBatch(m.Config, *batch, *seq)
-	tokens := float64(*batch * *seq)
+	bs := []benchBatch{{enc: randomBatch(m.Config, *batch, *seq), tokens: *batch * *seq}}
+	if *dataPath != "" {
+		if bs, err = dataBatches(tok, *dataPath, *format, *batch, *seq, *pool, *poolMode, *warmup+*steps); err != nil {
+			return err
+		}
+		report["data"], report["word_pooling"], report["pool_mode"] = *dataPath, *pool, *poolMode
+		describeBatches(report, m.Config, bs[min(*warmup, len(bs)-1):], *pool)
+	}
 	for _, mode := range strings.Split(*modes, ",") {
 		switch strings.TrimSpace(mode) {
 		case "train":
-			t, err := benchTrain(m, b, trainHead{name: *headName, classes: *labels, mask: *mask}, *steps, *warmup)
+			t, err := benchTrain(m, bs, trainHead{name: *headName, classes: *labels, mask: *mask}, *steps, *warmup)
 			if err != nil {
 				return err
 			}
 			report["train_step_s"], report["train_fwd_s"], report["train_bwd_s"], report["train_opt_s"] = t.step, t.fwd, t.bwd, t.opt
-			report["train_tokens_per_s"] = tokens / t.step
+			report["train_tokens_per_s"] = t.tokensPerS
 		case "infer":
-			s, err := benchInfer(m, b, *steps, *warmup)
+			s, rate, err := benchInfer(m, bs, *steps, *warmup)
 			if err != nil {
 				return err
 			}
-			report["infer_s"], report["infer_tokens_per_s"] = s, tokens/s
+			report["infer_s"], report["infer_tokens_per_s"] = s, rate
 		default:
 			return usageError{fmt.Sprintf("unknown --mode %q (want train, infer or both)", mode)}
 		}
@@ -160,7 +185,19 @@ func randomBatch(cfg encoder.Config, batch, seq int) *encoder.Batch {
 	return b
 }
 
-type trainTimes struct{ step, fwd, bwd, opt float64 }
+// benchBatch is one batch a benchmark step runs on.
+type benchBatch struct {
+	enc   *encoder.Batch
+	words *encoder.WordPooling // nil: no pooling in the encoder
+	// rows are the rows of the last hidden state the token head reads
+	// (nil: all).
+	rows   []int
+	tokens int // real tokens, for tokens/s
+}
+
+// trainTimes are the median times of a step and its parts, and the rate of
+// real tokens over all timed steps.
+type trainTimes struct{ step, fwd, bwd, opt, tokensPerS float64 }
 
 // trainHead says which head a training step trains.
 type trainHead struct {
@@ -175,10 +212,10 @@ type trainHead struct {
 // With the MLM head it is pretrain's: the masked-LM head (tied decoder) on a
 // share of the positions, cross-entropy, backward, clipping to norm 1 and
 // AdamW.
-func benchTrain(m *encoder.Model, b *encoder.Batch, h trainHead, steps, warmup int) (trainTimes, error) {
+func benchTrain(m *encoder.Model, bs []benchBatch, h trainHead, steps, warmup int) (trainTimes, error) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	params := m.NamedParams()
-	var loss func(last mat.Tensor) (mat.Tensor, error)
+	var loss func(b benchBatch, last mat.Tensor) (mat.Tensor, error)
 	switch h.name {
 	case "token":
 		head := encoder.NewLinear(m.Config.HiddenSize, h.classes)
@@ -186,11 +223,15 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, h trainHead, steps, warmup i
 		params = append(params,
 			encoder.NamedParam{Name: "classifier.weight", Param: head.Weight, Shape: []int{h.classes, m.Config.HiddenSize}},
 			encoder.NamedParam{Name: "classifier.bias", Param: head.Bias, Shape: []int{h.classes}})
-		labels := make([]int, len(b.InputIDs))
-		for i := range labels {
-			labels[i] = rng.IntN(h.classes)
-		}
-		loss = func(last mat.Tensor) (mat.Tensor, error) {
+		loss = func(b benchBatch, last mat.Tensor) (mat.Tensor, error) {
+			if b.rows != nil {
+				last = kernels.GatherRows(last, b.rows)
+			}
+			r, _ := kernels.Dims(last)
+			labels := make([]int, r)
+			for i := range labels {
+				labels[i] = rng.IntN(h.classes)
+			}
 			drop := kernels.Dropout{P: float32(m.Config.HiddenDropoutProb), Seed: rng.Uint32()}
 			return kernels.CrossEntropy(head.Forward(kernels.DropoutOp(last, drop)), labels, -100)
 		}
@@ -201,12 +242,12 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, h trainHead, steps, warmup i
 		}
 		params = append(params, head.NamedParams()...)
 		var rows, targets []int
-		for i, id := range b.InputIDs {
+		for i, id := range bs[0].enc.InputIDs {
 			if rng.Float64() < h.mask {
 				rows, targets = append(rows, i), append(targets, id)
 			}
 		}
-		loss = func(last mat.Tensor) (mat.Tensor, error) {
+		loss = func(_ benchBatch, last mat.Tensor) (mat.Tensor, error) {
 			return kernels.CrossEntropy(head.Forward(last, rows), targets, -100)
 		}
 	}
@@ -215,13 +256,15 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, h trainHead, steps, warmup i
 	kernels.UseArena(arena)
 	defer kernels.UseArena(nil)
 	var tot, fwd, bwd, upd []float64
+	tokens := 0
 	for i := 0; i < warmup+steps; i++ {
+		b := bs[i%len(bs)]
 		t0 := time.Now()
-		res, err := m.Forward(b, encoder.Options{Train: true, RNG: rng})
+		res, err := m.Forward(b.enc, encoder.Options{Train: true, RNG: rng, Words: b.words})
 		if err != nil {
 			return trainTimes{}, err
 		}
-		l, err := loss(res.HiddenStates[len(res.HiddenStates)-1])
+		l, err := loss(b, res.HiddenStates[len(res.HiddenStates)-1])
 		if err != nil {
 			return trainTimes{}, err
 		}
@@ -239,17 +282,19 @@ func benchTrain(m *encoder.Model, b *encoder.Batch, h trainHead, steps, warmup i
 		arena.Reset()
 		t3 := time.Now()
 		if i >= warmup {
+			tokens += b.tokens
 			tot = append(tot, t3.Sub(t0).Seconds())
 			fwd = append(fwd, t1.Sub(t0).Seconds())
 			bwd = append(bwd, t2.Sub(t1).Seconds())
 			upd = append(upd, t3.Sub(t2).Seconds())
 		}
 	}
-	return trainTimes{median(tot), median(fwd), median(bwd), median(upd)}, nil
+	return trainTimes{median(tot), median(fwd), median(bwd), median(upd), tokensPer(tokens, tot)}, nil
 }
 
-// benchInfer times a forward pass in evaluation mode, without gradients.
-func benchInfer(m *encoder.Model, b *encoder.Batch, steps, warmup int) (float64, error) {
+// benchInfer times a forward pass in evaluation mode, without gradients:
+// the median time and the rate of real tokens over all timed steps.
+func benchInfer(m *encoder.Model, bs []benchBatch, steps, warmup int) (float64, float64, error) {
 	for _, np := range m.NamedParams() {
 		np.Param.SetRequiresGrad(false)
 		defer np.Param.SetRequiresGrad(true)
@@ -258,19 +303,31 @@ func benchInfer(m *encoder.Model, b *encoder.Batch, steps, warmup int) (float64,
 	kernels.UseArena(arena)
 	defer kernels.UseArena(nil)
 	var ts []float64
+	tokens := 0
 	for i := 0; i < warmup+steps; i++ {
+		b := bs[i%len(bs)]
 		t0 := time.Now()
-		res, err := m.Forward(b, encoder.Options{})
+		res, err := m.Forward(b.enc, encoder.Options{Words: b.words})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		kernels.Values(res.HiddenStates[len(res.HiddenStates)-1])
 		arena.Reset()
 		if i >= warmup {
+			tokens += b.tokens
 			ts = append(ts, time.Since(t0).Seconds())
 		}
 	}
-	return median(ts), nil
+	return median(ts), tokensPer(tokens, ts), nil
+}
+
+// tokensPer returns tokens over the sum of the times.
+func tokensPer(tokens int, times []float64) float64 {
+	sum := 0.0
+	for _, t := range times {
+		sum += t
+	}
+	return float64(tokens) / sum
 }
 
 // benchGemm returns the median GFLOP/s of the products of a training step

@@ -138,6 +138,35 @@ func TestBenchReportsJSON(t *testing.T) {
 	}
 }
 
+// TestBenchOnData times batches of real sentences with words pooled in the
+// encoder and checks the shapes it reports.
+func TestBenchOnData(t *testing.T) {
+	t.Setenv("HIERTUNE_CACHE", t.TempDir())
+	var flops [2]float64
+	for i, k := range []string{"-1", "0"} {
+		code, out, errOut := run("bench", "--model", "micro", "--data", "../../examples/data/ewt-sample-dev.conllu",
+			"--batch", "4", "--seq", "64", "--steps", "2", "--warmup", "0", "--word-pooling", k)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var r map[string]float64
+		json.Unmarshal([]byte(out), &r) // string fields are left out
+		if r["train_tokens_per_s"] <= 0 || r["pieces_per_word"] < 1 || r["mean_seq"] <= 0 {
+			t.Errorf("word pooling %s: %s", k, out)
+		}
+		flops[i] = r["encoder_fwd_gflop_per_step"]
+		if flops[i] > r["encoder_fwd_gflop_per_step_unpooled"] {
+			t.Errorf("word pooling %s costs more than none: %s", k, out)
+		}
+	}
+	if flops[1] >= flops[0] {
+		t.Errorf("pooling before the first layer does not cut FLOPs: %v", flops)
+	}
+	if code, _, errOut := run("bench", "--word-pooling", "0"); code != 2 || !strings.Contains(errOut, "--data") {
+		t.Errorf("pooling without data: exit %d, %s", code, errOut)
+	}
+}
+
 func TestConvertKeepsTheWeights(t *testing.T) {
 	src := "../../encoder/testdata/parity/micro-bf16-mlmhead/ckpt"
 	for _, dt := range []string{"F16", "F32"} {

@@ -1,0 +1,69 @@
+package finetune
+
+import (
+	"fmt"
+
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/loader/tokenizer"
+)
+
+// WordBatch is a batch of word-level examples encoded as fine-tuning
+// encodes them, for benchmarks.
+type WordBatch struct {
+	Enc *encoder.Batch
+	// Words is the word pooling inside the encoder, or nil.
+	Words *encoder.WordPooling
+	// Rows are the rows of the last hidden state that the words' heads
+	// read: each word's first piece, or its position in the word batch
+	// when pooled.
+	Rows []int
+	// Tokens counts the real (not padding) pieces.
+	Tokens int
+}
+
+// WordBatches reads the words of a CoNLL-U or CoNLL file (format "conllu"
+// or "conll"), encodes them with tok in windows of maxLen, and cuts them
+// into batches of size sentences grouped by length, in the order training
+// would see them unshuffled. With pool >= 0 each batch pools words after
+// hidden state pool, in mode (mean, sum, first or last).
+func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, pool int, mode string) ([]WordBatch, error) {
+	if format != "conllu" && format != "conll" {
+		return nil, fmt.Errorf("word batches from %s: format %q is not word-level", path, format)
+	}
+	exs, _, err := readExamples(path, DatasetConfig{Format: format})
+	if err != nil {
+		return nil, err
+	}
+	if len(exs) == 0 {
+		return nil, fmt.Errorf("%s: no sentences", path)
+	}
+	idx := make([]int, len(exs))
+	for i, ex := range exs {
+		if err := encodeWords(tok, ex, maxLen, maxLen/4); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, ex.line, err)
+		}
+		idx[i] = i
+	}
+	var out []WordBatch
+	for _, g := range groupedBatches(idx, exs, size, nil) {
+		part := make([]*example, len(g))
+		for i, j := range g {
+			part[i] = exs[j]
+		}
+		b := makeBatch(part, max(tok.Specials().PAD, 0))
+		wb := WordBatch{Enc: b.enc, Tokens: b.tokens}
+		if pool >= 0 {
+			b.poolWords(pool, mode)
+			wb.Words = b.words
+			for _, units := range b.unitOf {
+				wb.Rows = append(wb.Rows, units...)
+			}
+		} else {
+			for _, starts := range b.starts {
+				wb.Rows = append(wb.Rows, starts...)
+			}
+		}
+		out = append(out, wb)
+	}
+	return out, nil
+}
