@@ -46,8 +46,10 @@ type Options struct {
 // over words.
 type WordPooling struct {
 	After int
-	// Mode is how pieces combine: mean, sum, first or last.
-	Mode kernels.PoolMode
+	// Mode is how pieces combine: mean, sum, first, last, or PoolAttention
+	// (a softmax over the pieces of each word of scores given by Score).
+	Mode  kernels.PoolMode
+	Score *Linear // hidden → 1, for PoolAttention
 	// The word batch is Size×Seq positions. Position p pools the rows
 	// Starts[p]..Ends[p]-1 of the piece batch (flattened [batch·seq]), or
 	// is padding when Ends[p] == Starts[p]. Types gives each word position
@@ -56,6 +58,11 @@ type WordPooling struct {
 	Starts, Ends []int
 	Types        []int
 }
+
+// PoolAttention is the word pooling mode that learns which pieces of a
+// word count: WordPooling.Score scores each piece, and a word is the
+// softmax-weighted average of its pieces (a zero Score pools the mean).
+const PoolAttention kernels.PoolMode = "attention"
 
 // Result holds what a forward pass computed.
 type Result struct {
@@ -155,6 +162,10 @@ func (m *Model) checkWords(b *Batch, w *WordPooling) error {
 	}
 	switch w.Mode {
 	case kernels.PoolMean, kernels.PoolSum, kernels.PoolFirst, kernels.PoolLast:
+	case PoolAttention:
+		if w.Score == nil {
+			return fmt.Errorf("encoder: attention word pooling without a scorer")
+		}
 	default:
 		return fmt.Errorf("encoder: unknown word pooling mode %q", w.Mode)
 	}
@@ -187,6 +198,9 @@ func (w *WordPooling) pool(x mat.Tensor) mat.Tensor {
 		if ends[p] == starts[p] {
 			starts[p], ends[p] = 0, 1
 		}
+	}
+	if w.Mode == PoolAttention {
+		return kernels.SegmentAttentionPool(x, w.Score.Forward(x), starts, ends)
 	}
 	return kernels.SegmentPool(x, starts, ends, w.Mode)
 }

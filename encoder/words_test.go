@@ -98,3 +98,34 @@ func TestWordPoolingAfterALayer(t *testing.T) {
 	got := kernels.Values(pooled.HiddenStates[3])
 	equalValues(t, "word-level layer 3", got[:4*32], kernels.Values(want)[:4*32], 1e-5)
 }
+
+// Attention pooling with a zero scorer is the mean; a scorer that favours
+// some pieces moves the pooled words, and no scorer is an error.
+func TestAttentionWordPooling(t *testing.T) {
+	m := microModel(t, 2)
+	b := &encoder.Batch{Size: 1, Seq: 7, InputIDs: []int{2, 10, 11, 12, 13, 14, 3}}
+	w := &encoder.WordPooling{After: 1, Mode: kernels.PoolMean, Size: 1, Seq: 5,
+		Starts: []int{0, 1, 3, 6, 0}, Ends: []int{1, 3, 6, 7, 0}}
+	mean, err := m.Forward(b, encoder.Options{Words: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Mode = encoder.PoolAttention
+	if _, err := m.Forward(b, encoder.Options{Words: w}); err == nil {
+		t.Fatal("attention pooling without a scorer")
+	}
+	w.Score = encoder.NewLinear(32, 1)
+	att, err := m.Forward(b, encoder.Options{Words: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalValues(t, "zero-scored attention pool", kernels.Values(att.HiddenStates[2])[:4*32], kernels.Values(mean.HiddenStates[2])[:4*32], 1e-6)
+	encoder.InitNormal(w.Score.Weight, 1, rand.New(rand.NewPCG(3, 4)))
+	moved, err := m.Forward(b, encoder.Options{Words: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, z := kernels.Values(moved.HiddenStates[2]), kernels.Values(mean.HiddenStates[2]); a[32] == z[32] {
+		t.Error("a non-zero scorer pools the mean")
+	}
+}

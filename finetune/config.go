@@ -112,7 +112,8 @@ type TaskConfig struct {
 // WordPoolingConfig is word pooling inside the encoder: from hidden state
 // After on (0: before the first layer, with word positions), the encoder
 // runs on one position per word, pooled from its pieces by Mode (mean, sum,
-// first, last). Tasks reading states above After see words; tasks at or
+// first, last, or attention: a learned score per piece, softmax-weighted
+// within each word, starting as the mean). Tasks reading states above After see words; tasks at or
 // below it see pieces. Classification datasets are not pooled.
 type WordPoolingConfig struct {
 	After int    `yaml:"after"`
@@ -377,8 +378,8 @@ func (c *Config) validate() error {
 		if p.Mode == "" {
 			p.Mode = "mean"
 		}
-		if !slices.Contains([]string{"mean", "sum", "first", "last"}, p.Mode) || p.After < 0 {
-			fail("word_pooling: mode must be mean, sum, first or last and after not negative")
+		if !slices.Contains([]string{"mean", "sum", "first", "last", "attention"}, p.Mode) || p.After < 0 {
+			fail("word_pooling: mode must be mean, sum, first, last or attention and after not negative")
 		}
 	}
 	return errors.Join(errs...)

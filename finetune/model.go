@@ -31,6 +31,8 @@ type Model struct {
 	maxLen   int
 	stride   int
 	depth    *adapters.DepthMixer // nil: layers read the previous layer
+	// wordScore scores pieces for attention word pooling in the encoder.
+	wordScore *encoder.Linear
 }
 
 // tokenizerFiles are copied from the tokenizer's directory into checkpoints.
@@ -67,6 +69,9 @@ func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 			return nil, err
 		}
 		enc.LayerInput = m.depth
+	}
+	if p := cfg.WordPooling; p != nil && p.Mode == string(encoder.PoolAttention) {
+		m.wordScore = encoder.NewLinear(enc.Config.HiddenSize, 1) // zero: the mean
 	}
 	m.stride = cfg.Stride
 	if m.stride == 0 {
@@ -133,14 +138,22 @@ func (m *Model) batch(d *dataset, exs []*example) *batch {
 	b := makeBatch(exs, max(m.tok.Specials().PAD, 0))
 	if p := m.cfg.WordPooling; p != nil && d.cfg.Format != "tsv" {
 		b.poolWords(p.After, p.Mode)
+		b.words.Score = m.wordScore
 	}
 	return b
 }
 
-// headParams returns the parameters of all task heads, and of the depth
-// mixer (named "encoder.depth.…") if any.
+// headParams returns the parameters of all task heads, and of the adapters
+// inside the encoder (named "encoder.…"): the depth mixer and the word
+// pooling scorer, if any.
 func (m *Model) headParams() []encoder.NamedParam {
 	var ps []encoder.NamedParam
+	if s := m.wordScore; s != nil {
+		h := m.Encoder.Config.HiddenSize
+		ps = append(ps,
+			encoder.NamedParam{Name: "encoder.word_pooling.score.weight", Param: s.Weight, Shape: []int{1, h}},
+			encoder.NamedParam{Name: "encoder.word_pooling.score.bias", Param: s.Bias, Shape: []int{1}})
+	}
 	if m.depth != nil {
 		for _, np := range m.depth.NamedParams() {
 			np.Name = "encoder." + np.Name

@@ -43,7 +43,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "conllu", "with --data: conllu or conll")
 	tokDir := fs.String("tokenizer", "", "with --data: the tokenizer's directory (default: the --model checkpoint's, or the embedded default's for a preset)")
 	pool := fs.Int("word-pooling", -1, "with --data: pool each word's pieces into one position after this hidden state (0: before the first layer; -1: no pooling)")
-	poolMode := fs.String("pool-mode", "mean", "with --word-pooling: mean, sum, first or last")
+	poolMode := fs.String("pool-mode", "mean", "with --word-pooling: mean, sum, first, last or attention (a learned score per piece)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	bs := []benchBatch{{enc: randomBatch(m.Config, *batch, *seq), tokens: *batch * *seq}}
 	if *dataPath != "" {
-		if bs, err = dataBatches(tok, *dataPath, *format, *batch, *seq, *pool, *poolMode, *warmup+*steps); err != nil {
+		if bs, err = dataBatches(tok, *dataPath, *format, *batch, *seq, *pool, *poolMode, *warmup+*steps, m.Config.HiddenSize); err != nil {
 			return err
 		}
 		report["data"], report["word_pooling"], report["pool_mode"] = *dataPath, *pool, *poolMode
