@@ -115,6 +115,7 @@ func TestGradLayerMixes(t *testing.T) {
 	gradCheck(t, []*Matrix{a, c}, func() mat.Tensor { return Concat([]mat.Tensor{a, c}) })
 	gradCheck(t, []*Matrix{a, b, w}, func() mat.Tensor { return LinearMix([]mat.Tensor{a, b}, w) })
 	gradCheck(t, []*Matrix{a, g}, func() mat.Tensor { return ScaleBy(a, g) })
+	gradCheck(t, []*Matrix{a, b}, func() mat.Tensor { return Difference(a, b) })
 	// Equal weights mix to the average; a very large bias selects a layer.
 	half := NewMatrix(2, 1, []float32{0, 0})
 	one := NewMatrix(1, 1, []float32{1})
