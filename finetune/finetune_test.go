@@ -487,3 +487,25 @@ func TestDepthMixing(t *testing.T) {
 		t.Errorf("bad depth_mixing: %v, %v", cfg, err)
 	}
 }
+
+// TestExampleConfigs parses every fine-tuning configuration in examples/.
+func TestExampleConfigs(t *testing.T) {
+	paths, _ := filepath.Glob("../examples/*.yaml")
+	n := 0
+	for _, p := range paths {
+		if strings.HasPrefix(filepath.Base(p), "pretrain-") {
+			continue
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseConfig(raw); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		n++
+	}
+	if n < 10 {
+		t.Errorf("only %d fine-tuning examples", n)
+	}
+}

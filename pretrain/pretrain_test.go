@@ -296,3 +296,20 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleConfigs parses the pretraining configurations in examples/.
+func TestExampleConfigs(t *testing.T) {
+	paths, _ := filepath.Glob("../examples/pretrain-*.yaml")
+	if len(paths) == 0 {
+		t.Fatal("no pretraining examples")
+	}
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseConfig(raw); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

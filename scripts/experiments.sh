@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"1 2 3"}
 OUT=${OUT:-runs/exp}
 CONFIGS=${*:-ewt-hier ewt-flat upos-only feats-only deps-only ner-only ewt-hier-random}
+# The adapter ablations: bash scripts/experiments.sh $(cd examples && ls ewt-hier-{scalar,concat,attn,attn-diff,pool0,pool2,depth-static,depth-attn}.yaml | sed s/.yaml//)
 command -v go >/dev/null 2>&1 || export PATH=$PATH:/usr/local/go/bin
 go build -o bin/hiertune ./cmd/hiertune
 mkdir -p "$OUT"
