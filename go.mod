@@ -12,5 +12,6 @@ require (
 
 require (
 	github.com/google/flatbuffers v23.5.26+incompatible // indirect
+	github.com/yalue/onnxruntime_go v1.27.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 )
