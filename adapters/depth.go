@@ -2,7 +2,6 @@ package adapters
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -30,6 +29,10 @@ type DepthMixer struct {
 	Query   []*nn.Param
 	Bias    []*nn.Param
 	Gate    []*nn.Param
+	// Observe, when set, receives in attention mode each layer l's
+	// attention over h_0..h_{l-1}: l values per row, row-major (for
+	// inspection).
+	Observe func(l int, alpha []float32)
 }
 
 // DepthModes are the depth mixing modes.
@@ -66,7 +69,10 @@ func (d *DepthMixer) Input(l int, states []mat.Tensor) mat.Tensor {
 	if d.Mode == "static" {
 		return mix
 	}
-	att, _ := kernels.LayerAttention(xs, d.Query[l-2], d.Bias[l-2])
+	att, alpha := kernels.LayerAttention(xs, d.Query[l-2], d.Bias[l-2])
+	if d.Observe != nil {
+		d.Observe(l, alpha)
+	}
 	return kernels.WeightedSum([]mat.Tensor{mix, kernels.ScaleBy(att, d.Gate[l-2])}, []float32{1, 1})
 }
 
@@ -89,20 +95,24 @@ func (d *DepthMixer) NamedParams() []encoder.NamedParam {
 	return ps
 }
 
-// WeightMatrix returns the static weights as rows (layer 2..L) over the
-// states h_0..h_{L-1}, NaN where a layer cannot read, for a heatmap.
+// Gates returns the attention gates λ_l of layers 2..L (nil in static
+// mode).
+func (d *DepthMixer) Gates() []float64 {
+	var out []float64
+	for _, g := range d.Gate {
+		out = append(out, float64(kernels.Values(g)[0]))
+	}
+	return out
+}
+
+// WeightMatrix returns the static weights: one row per layer l = 2..L,
+// holding its weights over h_0..h_{l-1}.
 func (d *DepthMixer) WeightMatrix() [][]float64 {
-	n := len(d.Weights) + 1
 	out := make([][]float64, len(d.Weights))
 	for i, w := range d.Weights {
-		row := make([]float64, n)
-		for j := range row {
-			row[j] = math.NaN()
+		for _, v := range kernels.Values(w) {
+			out[i] = append(out[i], float64(v))
 		}
-		for j, v := range kernels.Values(w) {
-			row[j] = float64(v)
-		}
-		out[i] = row
 	}
 	return out
 }

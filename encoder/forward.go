@@ -120,14 +120,14 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 	res := &Result{HiddenStates: []mat.Tensor{x}}
 	size, seq := b.Size, b.Seq
 	if w != nil && w.After == 0 {
-		size, seq, attend = w.Size, w.Seq, w.mask()
+		size, seq, attend = w.Size, w.Seq, w.Mask()
 	}
 	mask := kernels.NewMask(size, seq, attend)
 	for i, l := range m.Layers[:depth] {
 		if w != nil && w.After > 0 && i == w.After {
 			x = w.pool(x)
 			size, seq = w.Size, w.Seq
-			mask = kernels.NewMask(size, seq, w.mask())
+			mask = kernels.NewMask(size, seq, w.Mask())
 		}
 		if m.LayerInput != nil && (w == nil || w.After == 0 || i < w.After) {
 			x = m.LayerInput.Input(i+1, res.HiddenStates)
@@ -177,9 +177,9 @@ func (m *Model) checkWords(b *Batch, w *WordPooling) error {
 	return nil
 }
 
-// mask returns the word batch's attention mask: padding positions are
+// Mask returns the word batch's attention mask: padding positions are
 // those that pool nothing.
-func (w *WordPooling) mask() []int64 {
+func (w *WordPooling) Mask() []int64 {
 	m := make([]int64, len(w.Starts))
 	for p := range m {
 		if w.Ends[p] > w.Starts[p] {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -465,12 +466,28 @@ func TestDepthMixing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := m.DepthWeights()
+		ins, err := m.Inspect("", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := ins.Depth
 		if len(w) != 1 || len(w[0]) != 2 {
 			t.Fatalf("%s: depth weights %v, want one row over h0, h1", mode, w)
 		}
 		if w[0][1] == 1 && w[0][0] == 0 {
 			t.Errorf("%s: depth weights did not train: %v", mode, w)
+		}
+		if mode == "attention" {
+			// Averaged over tokens, the attention adds λ·mean(α), and α
+			// sums to one: each row's sum grows by the gate.
+			withData, err := m.Inspect("", ewtDev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			static, mixed := w[0][0]+w[0][1], withData.Depth[0][0]+withData.Depth[0][1]
+			if withData.DepthTokens == 0 || math.Abs(mixed-static-withData.DepthGates[0]) > 1e-6 || withData.DepthGates[0] == 0 {
+				t.Errorf("depth attention over %d tokens: static %v, mixed %v, gate %v", withData.DepthTokens, w, withData.Depth, withData.DepthGates)
+			}
 		}
 		scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
 		if err != nil {

@@ -22,10 +22,25 @@ type Reading struct {
 	Tokens int       `json:"tokens,omitempty"`
 }
 
-// Inspect returns how every task reads the encoder. With a data file of a
-// dataset's format it also averages the attention mixes of that dataset's
-// tasks over the file's tokens.
-func (m *Model) Inspect(datasetName, data string) ([]Reading, error) {
+// Inspection is what Inspect reads from a model.
+type Inspection struct {
+	Tasks []Reading `json:"tasks"`
+	// Depth holds the depth mixer's weights, a row for each layer l = 2..L
+	// over h_0..h_{l-1}: the static
+	// weights, or in attention mode with data, the effective weights
+	// w + λ·α averaged over the data's tokens. Nil without depth mixing.
+	Depth [][]float64 `json:"depth_mixing,omitempty"`
+	// DepthGates are the attention mode's gates λ of layers 2..L.
+	DepthGates []float64 `json:"depth_gates,omitempty"`
+	// DepthTokens counts the tokens Depth averages over (0: static).
+	DepthTokens int `json:"depth_tokens,omitempty"`
+}
+
+// Inspect returns how every task and the depth mixer read the encoder.
+// With a data file of a dataset's format it also averages the attention
+// mixes of that dataset's tasks, and the depth attention, over the file's
+// tokens.
+func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 	var out []Reading
 	for _, t := range m.tasks {
 		r := Reading{Task: t.cfg.Name, Layer: t.layer}
@@ -34,8 +49,12 @@ func (m *Model) Inspect(datasetName, data string) ([]Reading, error) {
 		}
 		out = append(out, r)
 	}
+	ins := &Inspection{Tasks: out}
+	if m.depth != nil {
+		ins.Depth, ins.DepthGates = m.depth.WeightMatrix(), m.depth.Gates()
+	}
 	if data == "" {
-		return out, nil
+		return ins, nil
 	}
 	d, err := m.datasetFor(datasetName)
 	if err != nil {
@@ -48,6 +67,29 @@ func (m *Model) Inspect(datasetName, data string) ([]Reading, error) {
 	arena := kernels.NewArena()
 	kernels.UseArena(arena)
 	defer kernels.UseArena(nil)
+	// The depth attention of each layer, summed over real tokens.
+	var depthSum [][]float64
+	var mask []int64
+	if m.depth != nil && m.depth.Mode == "attention" {
+		depthSum = make([][]float64, len(ins.Depth))
+		m.depth.Observe = func(l int, alpha []float32) {
+			if depthSum[l-2] == nil {
+				depthSum[l-2] = make([]float64, l)
+			}
+			for row, att := range mask {
+				if att == 0 {
+					continue
+				}
+				for j := 0; j < l; j++ {
+					depthSum[l-2][j] += float64(alpha[row*l+j])
+				}
+				if l == 2 {
+					ins.DepthTokens++
+				}
+			}
+		}
+		defer func() { m.depth.Observe = nil }()
+	}
 	idx := make([]int, len(exs))
 	for i := range idx {
 		idx[i] = i
@@ -58,6 +100,10 @@ func (m *Model) Inspect(datasetName, data string) ([]Reading, error) {
 			bexs[i] = exs[e]
 		}
 		b := m.batch(d, bexs)
+		mask = b.enc.AttentionMask
+		if b.words != nil && b.words.After == 0 {
+			mask = b.words.Mask() // the layers read words; pooling higher up ends depth mixing there
+		}
 		res, err := m.Encoder.Forward(b.enc, encoder.Options{Depth: depth(d.tasks), Words: b.words})
 		if err != nil {
 			return nil, err
@@ -88,5 +134,10 @@ func (m *Model) Inspect(datasetName, data string) ([]Reading, error) {
 			out[i].Mean[l] /= float64(out[i].Tokens)
 		}
 	}
-	return out, nil
+	for i, sum := range depthSum {
+		for j := range sum {
+			ins.Depth[i][j] += ins.DepthGates[i] * sum[j] / float64(ins.DepthTokens)
+		}
+	}
+	return ins, nil
 }

@@ -311,15 +311,6 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// DepthWeights returns the static weights of the depth mixer (rows: layers
-// 2..L; columns: the embeddings and layers 1..L-1), or nil without one.
-func (m *Model) DepthWeights() [][]float64 {
-	if m.depth == nil {
-		return nil
-	}
-	return m.depth.WeightMatrix()
-}
-
 // Datasets returns the names of the model's datasets.
 func (m *Model) Datasets() []string {
 	var names []string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/hiertune/hiertune/finetune"
@@ -30,11 +31,11 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	readings, err := m.Inspect(*dataset, *data)
+	ins, err := m.Inspect(*dataset, *data)
 	if err != nil {
 		return err
 	}
-	for _, r := range readings {
+	for _, r := range ins.Tasks {
 		if r.Mode == "" {
 			fmt.Fprintf(stdout, "%s: reads layer %d\n", r.Task, r.Layer)
 			continue
@@ -51,17 +52,23 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  mean attention: %s  (%d tokens)\n", row(r.Layers, r.Mean), r.Tokens)
 		}
 	}
-	depth := m.DepthWeights()
+	depth := ins.Depth
 	if depth != nil {
-		fmt.Fprintln(stdout, "depth mixing: each layer's weights over the embeddings (emb) and earlier layers")
+		what := "static weights"
+		if ins.DepthTokens > 0 {
+			what = fmt.Sprintf("static weights + gate × attention, averaged over %d tokens", ins.DepthTokens)
+		}
+		fmt.Fprintf(stdout, "depth mixing: each layer's weights over the embeddings (emb) and earlier layers (%s)\n", what)
 		for i, r := range depth {
 			var parts []string
 			for j, v := range r {
-				if !math.IsNaN(v) {
-					parts = append(parts, fmt.Sprintf("%s %.3f", stateName(j), v))
-				}
+				parts = append(parts, fmt.Sprintf("%s %.3f", stateName(j), v))
 			}
-			fmt.Fprintf(stdout, "  layer %d reads: %s\n", i+2, strings.Join(parts, "  "))
+			gate := ""
+			if ins.DepthGates != nil {
+				gate = fmt.Sprintf("  (gate %.3f)", ins.DepthGates[i])
+			}
+			fmt.Fprintf(stdout, "  layer %d reads: %s%s\n", i+2, strings.Join(parts, "  "), gate)
 		}
 	}
 	if *svgOut != "" {
@@ -69,23 +76,24 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--svg: the run has no depth mixing")
 		}
 		rows, cols := make([]string, len(depth)), make([]string, len(depth)+1)
+		cells := make([][]float64, len(depth))
 		for i := range rows {
 			rows[i] = fmt.Sprintf("layer %d", i+2)
+			cells[i] = slices.Grow(slices.Clone(depth[i]), len(cols))
+			for len(cells[i]) < len(cols) {
+				cells[i] = append(cells[i], math.NaN()) // a state above the layer: blank
+			}
 		}
 		for j := range cols {
 			cols[j] = stateName(j)
 		}
 		title := fmt.Sprintf("Depth-mixing weights (%s): rows read columns", *runDir)
-		if err := atomicfile.Write(*svgOut, svg.Heatmap(title, rows, cols, depth)); err != nil {
+		if err := atomicfile.Write(*svgOut, svg.Heatmap(title, rows, cols, cells)); err != nil {
 			return err
 		}
 	}
 	if *jsonOut != "" {
-		out := map[string]any{"tasks": readings}
-		if depth != nil {
-			out["depth_mixing"] = depth
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
+		b, err := json.MarshalIndent(ins, "", "  ")
 		if err != nil {
 			return err
 		}
