@@ -399,8 +399,8 @@ func TestLayerMixes(t *testing.T) {
 		}
 	}
 	plain, raw := job(t, filepath.Join(dir, "plain"), strings.Replace(hierBody, "steps: 8", "steps: 4", 1))
-	if plain.Tasks[0].Mix.Mode != "" {
-		t.Fatal("a layer mix is on by default")
+	if plain.Tasks[0].Mix.Mode != "" || plain.WordPooling != nil || plain.DepthMixing != "" {
+		t.Fatal("an adapter is on by default")
 	}
 	if err := Run(context.Background(), plain, raw, false, io.Discard); err != nil {
 		t.Fatal(err)
