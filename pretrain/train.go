@@ -122,16 +122,12 @@ func (t *trainer) setup(resume bool) error {
 	} else if err := t.fromScratch(); err != nil {
 		return err
 	}
-	if err := t.prepareData(); err != nil {
+	if err := t.prepareData(filepath.Join(t.dir.Path, "data"), t.dir.Log); err != nil {
 		return err
 	}
-	sp := t.tok.Specials()
-	if sp.CLS < 0 || sp.SEP < 0 || sp.MASK < 0 {
-		return fmt.Errorf("%s: the tokenizer lacks a [CLS], [SEP] or [MASK] token", t.tokDir)
+	if err := t.initMasker(); err != nil {
+		return err
 	}
-	r := t.cfg.Objective.Replace
-	t.masker = masker{specials: sp, vocab: t.model.Config.VocabSize, prob: t.cfg.Objective.MaskProbability,
-		wholeWord: *t.cfg.Objective.WholeWord, replace: [3]float64{r[0], r[1], r[2]}, sentence: t.cfg.Objective.Sentence}
 	t.params = append(append([]encoder.NamedParam{}, t.model.NamedParams()...), t.mlm.NamedParams()...)
 	if t.pair != nil {
 		t.params = append(t.params, pairParams(t.pair)...)
@@ -239,14 +235,32 @@ func (t *trainer) trainVocab(dir string) error {
 	return writeVocab(dir, vocab, !v.Cased)
 }
 
-// prepareData tokenizes the corpus into the run directory, unless it was
-// already done with the same inputs, and opens both splits.
-func (t *trainer) prepareData() error {
-	dir := filepath.Join(t.dir.Path, "data")
-	maxPieces := t.cfg.Data.MaxLength - 2
-	if t.cfg.Objective.Sentence != "none" {
-		maxPieces--
+// initMasker sets up the masking of the configured objective.
+func (t *trainer) initMasker() error {
+	sp := t.tok.Specials()
+	if sp.CLS < 0 || sp.SEP < 0 || sp.MASK < 0 {
+		return fmt.Errorf("%s: the tokenizer lacks a [CLS], [SEP] or [MASK] token", t.tokDir)
 	}
+	r := t.cfg.Objective.Replace
+	t.masker = masker{specials: sp, vocab: t.model.Config.VocabSize, prob: t.cfg.Objective.MaskProbability,
+		wholeWord: *t.cfg.Objective.WholeWord, replace: [3]float64{r[0], r[1], r[2]}, sentence: t.cfg.Objective.Sentence}
+	return nil
+}
+
+// maxPieces is the longest sequence of corpus pieces an example holds,
+// leaving room for [CLS] and [SEP] (twice with a sentence objective).
+func (t *trainer) maxPieces() int {
+	if t.cfg.Objective.Sentence != "none" {
+		return t.cfg.Data.MaxLength - 3
+	}
+	return t.cfg.Data.MaxLength - 2
+}
+
+// prepareData tokenizes the corpus into dir, unless it was already done
+// with the same inputs, and opens both splits. logEvent records the corpus
+// manifest when the corpus is tokenized anew.
+func (t *trainer) prepareData(dir string, logEvent func(map[string]any) error) error {
+	maxPieces := t.maxPieces()
 	if maxPieces+2 > t.model.Config.MaxSequenceLength() {
 		return fmt.Errorf("data.max_length %d exceeds the model's %d positions", t.cfg.Data.MaxLength, t.model.Config.MaxSequenceLength())
 	}
@@ -262,7 +276,9 @@ func (t *trainer) prepareData() error {
 		}
 		fmt.Fprintf(t.log, "corpus: %d training sequences (%d pieces), %d held out (%d pieces); %d long lines split\n",
 			m.Splits["train"], m.Tokens["train"], m.Splits["heldout"], m.Tokens["heldout"], m.LongLines)
-		t.dir.Log(map[string]any{"event": "corpus", "manifest": m})
+		if err := logEvent(map[string]any{"event": "corpus", "manifest": m}); err != nil {
+			return err
+		}
 	}
 	if t.train, err = OpenDataset(dir, "train"); err != nil {
 		return err
