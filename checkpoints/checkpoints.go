@@ -19,11 +19,11 @@ import (
 	"github.com/hiertune/hiertune/internal/atomicfile"
 )
 
-//go:embed tiny-random
+//go:embed tiny-random default
 var files embed.FS
 
 // Default is the name of the checkpoint used when none is given.
-const Default = "tiny-random"
+const Default = "default"
 
 // Names returns the names of the embedded checkpoints.
 func Names() []string {

@@ -390,10 +390,8 @@ func (t *trainer) save(name string) error {
 	if files["state.json"], err = json.MarshalIndent(t.state, "", "  "); err != nil {
 		return err
 	}
-	for _, f := range tokenizerFiles {
-		if b, err := os.ReadFile(filepath.Join(t.tokDir, f)); err == nil {
-			files[f] = b
-		}
+	for f, b := range t.tokFiles {
+		files[f] = b
 	}
 	return t.dir.SaveCheckpoint(name, files, t.cfg.Train.Keep, "best")
 }

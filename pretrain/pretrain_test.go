@@ -242,7 +242,7 @@ train: {batch_size: 8, steps: ` + strconv.Itoa(steps) + `, learning_rate: 1e-3, 
 // weights equal those of an uninterrupted run bit for bit.
 func TestResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
-	cfgA, rawA := smallConfig(t, filepath.Join(dir, "a"), 12)
+	cfgA, rawA := smallConfig(t, filepath.Join(dir, "a"), 16)
 	if err := Run(context.Background(), cfgA, rawA, false, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -263,13 +263,23 @@ func TestResumeIsExact(t *testing.T) {
 	if err := Run(context.Background(), &cfgB, rawB, true, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := os.ReadFile(filepath.Join(cfgA.Output, "checkpoints", "step-0000012", "model.safetensors"))
-	b, _ := os.ReadFile(filepath.Join(cfgB.Output, "checkpoints", "step-0000012", "model.safetensors"))
+	a, _ := os.ReadFile(filepath.Join(cfgA.Output, "checkpoints", "step-0000016", "model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(cfgB.Output, "checkpoints", "step-0000016", "model.safetensors"))
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Fatal("the resumed run ended with different weights")
 	}
+	// The checkpoint it resumed from (step 7) was pruned before the last
+	// save, which must still carry the tokenizer.
+	if _, err := os.Stat(filepath.Join(cfgB.Output, "checkpoints", "step-0000007")); err == nil {
+		t.Error("step 7 was not pruned; the test no longer covers a resumed run outliving its checkpoint")
+	}
+	for _, ck := range []string{"step-0000016", "best"} {
+		if _, err := os.Stat(filepath.Join(cfgB.Output, "checkpoints", ck, "vocab.txt")); err != nil {
+			t.Errorf("the resumed run's %s checkpoint has no tokenizer: %v", ck, err)
+		}
+	}
 	// The checkpoint is a HuggingFace BertForMaskedLM directory.
-	ck, err := loader.Read(filepath.Join(cfgA.Output, "checkpoints", "step-0000012"))
+	ck, err := loader.Read(filepath.Join(cfgA.Output, "checkpoints", "step-0000016"))
 	if err != nil {
 		t.Fatal(err)
 	}

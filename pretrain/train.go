@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -36,7 +37,8 @@ type trainer struct {
 	dir      *run.Dir
 	log      io.Writer
 	tok      *tokenizer.Tokenizer
-	tokDir   string // where the tokenizer's files are
+	tokDir   string            // where the tokenizer's files were read from
+	tokFiles map[string][]byte // their contents, written into every checkpoint
 	model    *encoder.Model
 	rawCfg   map[string]json.RawMessage
 	prefix   string
@@ -120,6 +122,11 @@ func (t *trainer) setup(resume bool) error {
 			return err
 		}
 	} else if err := t.fromScratch(); err != nil {
+		return err
+	}
+	// The files are read once: the checkpoint a run resumed from may be
+	// pruned before the next save.
+	if t.tokFiles, err = readTokenizerFiles(t.tokDir); err != nil {
 		return err
 	}
 	if err := t.prepareData(filepath.Join(t.dir.Path, "data"), t.dir.Log); err != nil {
@@ -300,4 +307,24 @@ func (t *trainer) sameData(m *Manifest, maxPieces int) bool {
 		probe.Files = append(probe.Files, FileInfo{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano()})
 	}
 	return m.sameInput(probe)
+}
+
+// readTokenizerFiles reads the tokenizer files that dir holds; it is an
+// error when it holds none.
+func readTokenizerFiles(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, f := range tokenizerFiles {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		files[f] = b
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s holds no tokenizer files (%v)", dir, tokenizerFiles)
+	}
+	return files, nil
 }

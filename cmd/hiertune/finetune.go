@@ -19,11 +19,12 @@ import (
 )
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--resume]", stdout, stderr)
+	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--seed N] [--steps N] [--resume]", stdout, stderr)
 	config := fs.String("config", "", "the job's YAML configuration (see docs/finetuning.md)")
 	output := fs.String("output", "", "run directory (overrides the configuration's output)")
 	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
 	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's train.seed)")
+	steps := fs.Int("steps", 0, "train this many steps (overrides the configuration's train.steps or train.epochs)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +50,12 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	if *seed >= 0 {
 		cfg.Train.Seed = uint64(*seed)
+	}
+	if *steps != 0 {
+		if *steps < 0 || len(cfg.Train.Continual) > 0 {
+			return usageError{"--steps must be positive, and the configuration must not have a continual schedule"}
+		}
+		cfg.Train.Steps, cfg.Train.Epochs = *steps, 0
 	}
 	// The run keeps the configuration as resolved: defaults filled in and
 	// the flags applied, so that it says exactly what ran.

@@ -115,7 +115,7 @@ func TestEncodeTextOnEmbeddedDefault(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, w := range []string{"[CLS] the cat sat on the mat . [SEP]", "hidden_states.2", "pooler_output"} {
+	for _, w := range []string{"[CLS] The cat sat on the mat . [SEP]", "hidden_states.4", "4 layers, hidden 256"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
