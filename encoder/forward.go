@@ -3,6 +3,7 @@ package encoder
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nlpodyssey/spago/mat"
 
@@ -28,6 +29,10 @@ type Options struct {
 	Depth int
 	// Attentions keeps every layer's attention probabilities.
 	Attentions bool
+	// Scores lists layers (1-based) whose attention scores to return as
+	// differentiable tensors, for losses on them (distillation). Each costs
+	// one more QKᵀ product, as the fused attention keeps its own to itself.
+	Scores []int
 	// Words, when set, pools the wordpieces of each word into one position
 	// partway through the encoder (see WordPooling).
 	Words *WordPooling
@@ -74,6 +79,11 @@ type Result struct {
 	Attentions [][]float32
 	// Pooled is the pooler output [batch, hidden], or nil.
 	Pooled mat.Tensor
+	// Scores[i] holds layer i+1's attention scores QKᵀ/√headDim, before the
+	// mask and the softmax, as a [batch·heads·seq, seq] operator (see
+	// kernels.AttentionScores) when Options.Scores lists the layer, and is
+	// nil otherwise.
+	Scores []mat.Tensor
 }
 
 // Forward runs the encoder on a batch. The error reports input the model
@@ -123,6 +133,9 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 		size, seq, attend = w.Size, w.Seq, w.Mask()
 	}
 	mask := kernels.NewMask(size, seq, attend)
+	if len(opt.Scores) > 0 {
+		res.Scores = make([]mat.Tensor, depth)
+	}
 	for i, l := range m.Layers[:depth] {
 		if w != nil && w.After > 0 && i == w.After {
 			x = w.pool(x)
@@ -133,7 +146,11 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 			x = m.LayerInput.Input(i+1, res.HiddenStates)
 		}
 		var probs []float32
-		x, probs = l.Forward(x, mask, &d)
+		var scores mat.Tensor
+		x, probs, scores = l.Forward(x, mask, &d, slices.Contains(opt.Scores, i+1))
+		if scores != nil {
+			res.Scores[i] = scores
+		}
 		res.HiddenStates = append(res.HiddenStates, x)
 		if opt.Attentions {
 			res.Attentions = append(res.Attentions, probs)
@@ -334,23 +351,30 @@ func (e *Embeddings) Forward(b *Batch, positions []int, d *dropouts) (mat.Tensor
 }
 
 // Forward runs one transformer block and returns its output and attention
-// probabilities.
-func (l *Layer) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts) (mat.Tensor, []float32) {
-	a, probs := l.Attention.Forward(x, mask, d)
+// probabilities, and with withScores its attention scores (else nil).
+func (l *Layer) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts, withScores bool) (out mat.Tensor, probs []float32, scores mat.Tensor) {
+	a, probs, scores := l.Attention.Forward(x, mask, d, withScores)
 	h := l.Intermediate.Forward(a)
-	return l.Output.Forward(h, a, d), probs
+	return l.Output.Forward(h, a, d), probs, scores
 }
 
-// Forward returns the attention sub-layer's output and probabilities.
-func (a *Attention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts) (mat.Tensor, []float32) {
-	ctx, probs := a.Self.Forward(x, mask, d)
-	return a.Output.Forward(ctx, x, d), probs
+// Forward returns the attention sub-layer's output and probabilities, and
+// with withScores its scores (else nil).
+func (a *Attention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts, withScores bool) (out mat.Tensor, probs []float32, scores mat.Tensor) {
+	ctx, probs, scores := a.Self.Forward(x, mask, d, withScores)
+	return a.Output.Forward(ctx, x, d), probs, scores
 }
 
-// Forward returns the attention context of every head, concatenated.
-func (s *SelfAttention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts) (mat.Tensor, []float32) {
+// Forward returns the attention context of every head, concatenated, with
+// the probabilities, and with withScores the scores as an operator (else
+// nil).
+func (s *SelfAttention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts, withScores bool) (ctx mat.Tensor, probs []float32, scores mat.Tensor) {
 	q, k, v := s.Query.Forward(x), s.Key.Forward(x), s.Value.Forward(x)
-	return kernels.Attention(q, k, v, mask, s.NumHeads, d.next(attentionDropout))
+	if withScores {
+		scores = kernels.AttentionScores(q, k, mask.Batch, mask.Seq, s.NumHeads)
+	}
+	ctx, probs = kernels.Attention(q, k, v, mask, s.NumHeads, d.next(attentionDropout))
+	return ctx, probs, scores
 }
 
 // Forward returns LayerNorm(dropout(dense(ctx)) + input).

@@ -94,7 +94,7 @@ func TestWordPoolingAfterALayer(t *testing.T) {
 	mean4 := append([]float32(nil), h2[:32]...) // the padding position pools row 0
 	copy(mean[4*32:], mean4)
 	x := kernels.NewMatrix(5, 32, mean)
-	want, _ := m.Layers[2].Forward(x, kernels.NewMask(1, 5, []int64{1, 1, 1, 1, 0}), nil)
+	want, _, _ := m.Layers[2].Forward(x, kernels.NewMask(1, 5, []int64{1, 1, 1, 1, 0}), nil, false)
 	got := kernels.Values(pooled.HiddenStates[3])
 	equalValues(t, "word-level layer 3", got[:4*32], kernels.Values(want)[:4*32], 1e-5)
 }

@@ -30,6 +30,18 @@ func (m *Model) predict(d *dataset, exs []*example, evalBatch int, arena *kernel
 			bexs[i] = exs[e]
 		}
 		b := m.batch(d, bexs)
+		if m.engine != nil {
+			ps, err := m.enginePredict(d, b)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range d.tasks {
+				for i, e := range group {
+					out[t][e] = ps[t][i]
+				}
+			}
+			continue
+		}
 		res, err := m.Encoder.Forward(b.enc, encoder.Options{Depth: depth(d.tasks), Words: b.words})
 		if err != nil {
 			return nil, err

@@ -23,7 +23,8 @@ type Model struct {
 	cfg      *Config
 	Encoder  *encoder.Model
 	tok      *tokenizer.Tokenizer
-	tokDir   string // where the tokenizer's files are
+	tokDir   string            // where the tokenizer's files are
+	tokFiles map[string][]byte // their contents, for checkpoints
 	rawCfg   map[string]json.RawMessage
 	prefix   string
 	datasets []*dataset // sorted by name
@@ -33,6 +34,10 @@ type Model struct {
 	depth    *adapters.DepthMixer // nil: layers read the previous layer
 	// wordScore scores pieces for attention word pooling in the encoder.
 	wordScore *encoder.Linear
+	engine    Engine // nil: the Go encoder and heads (see SetEngine)
+
+	// extra are parameters a Hook trains with the heads.
+	extra []encoder.NamedParam
 }
 
 // tokenizerFiles are copied from the tokenizer's directory into checkpoints.
@@ -54,6 +59,14 @@ func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 		return nil, fmt.Errorf("%s: the tokenizer has %d ids, the model %d embeddings", ck.Dir, tok.VocabSize(), enc.Config.VocabSize)
 	}
 	m := &Model{cfg: cfg, Encoder: enc, tok: tok, tokDir: ck.Dir, rawCfg: ck.RawConfig, prefix: ck.Prefix}
+	// The files are read now: a resumed run's checkpoint directory may be
+	// pruned before the run saves its next checkpoint.
+	m.tokFiles = map[string][]byte{}
+	for _, f := range tokenizerFiles {
+		if b, err := os.ReadFile(filepath.Join(ck.Dir, f)); err == nil {
+			m.tokFiles[f] = b
+		}
+	}
 	if m.prefix == "" {
 		m.prefix = "bert."
 	}
@@ -163,7 +176,7 @@ func (m *Model) headParams() []encoder.NamedParam {
 	for _, t := range m.tasks {
 		ps = append(ps, t.NamedParams()...)
 	}
-	return ps
+	return append(ps, m.extra...)
 }
 
 // depth returns the deepest layer the given tasks read.
@@ -210,10 +223,8 @@ func (m *Model) checkpointFiles() (map[string][]byte, error) {
 	if files["tasks.json"], err = json.MarshalIndent(infos, "", "  "); err != nil {
 		return nil, err
 	}
-	for _, f := range tokenizerFiles {
-		if b, err := os.ReadFile(filepath.Join(m.tokDir, f)); err == nil {
-			files[f] = b
-		}
+	for f, b := range m.tokFiles {
+		files[f] = b
 	}
 	return files, nil
 }

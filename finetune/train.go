@@ -62,6 +62,10 @@ type trainer struct {
 	selected string
 	state    State
 	arena    *kernels.Arena
+	// hook, when set, adds losses to every step (see RunWithHook); keys
+	// numbers the training examples for it.
+	hook Hook
+	keys map[*example]int
 }
 
 // Streams of random numbers, derived from the seed so that any step can be
@@ -81,12 +85,15 @@ func (t *trainer) rng(stream, a, b uint64) *rand.Rand {
 // Progress goes to log. It returns ErrStopped after an interruption (ctx
 // cancelled), once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
-	if cfg.Train.Threads > 0 {
-		kernels.SetThreads(cfg.Train.Threads)
+	return (&trainer{cfg: cfg, log: log}).start(ctx, raw, resume)
+}
+
+func (t *trainer) start(ctx context.Context, raw []byte, resume bool) error {
+	if t.cfg.Train.Threads > 0 {
+		kernels.SetThreads(t.cfg.Train.Threads)
 	}
-	t := &trainer{cfg: cfg, log: log}
 	var err error
-	if t.dir, err = run.Start(cfg.Output, raw, resume); err != nil {
+	if t.dir, err = run.Start(t.cfg.Output, raw, resume); err != nil {
 		return err
 	}
 	defer t.dir.Close()
@@ -132,9 +139,16 @@ func (t *trainer) setup(resume bool) error {
 		if labels, err = readTaskLabels(ckDir, t.cfg); err != nil {
 			return err
 		}
+	} else if t.hook != nil {
+		labels = t.hook.Labels()
 	}
 	if err := t.m.buildHeads(labels, t.cfg.Train.Seed); err != nil {
 		return err
+	}
+	if t.hook != nil {
+		if t.m.extra, err = t.hook.Attach(t.m); err != nil {
+			return err
+		}
 	}
 	if resume {
 		if err := t.m.loadHeads(ckDir); err != nil {
@@ -173,6 +187,9 @@ func (t *trainer) setup(resume bool) error {
 	if t.selected == "" {
 		task := t.m.tasks[0]
 		t.selected = task.ds.name + "." + mainMetric(task.cfg, task.ds.cfg.Format)
+	}
+	if t.hook != nil {
+		t.hook.Plan(t.steps, t.perEpoch)
 	}
 	t.state = State{Draws: map[string]int{}}
 	if resume {
@@ -376,20 +393,45 @@ func (t *trainer) forwardBackward(s int) (map[string]float64, int, int, error) {
 		b := t.nextBatch(d)
 		tokens += b.tokens
 		padded += b.enc.Size * b.enc.Seq
-		res, err := t.m.Encoder.Forward(b.enc, encoder.Options{Train: true, RNG: rng, Depth: depth(tasks[d]), Words: b.words})
+		opt := encoder.Options{Train: true, RNG: rng, Depth: depth(tasks[d]), Words: b.words}
+		var hb *Batch
+		if t.hook != nil {
+			hb = t.hookBatch(d, b)
+			t.hook.Options(s, hb, &opt)
+		}
+		res, err := t.m.Encoder.Forward(b.enc, opt)
 		if err != nil {
 			return nil, 0, 0, err
 		}
+		extra := Losses{Hard: 1}
+		if t.hook != nil {
+			if extra, err = t.hook.Loss(s, hb, res); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		acc := float64(t.cfg.Train.Accumulate)
 		var terms []mat.Tensor
 		var weights []float32
 		for _, task := range tasks[d] {
+			if extra.Hard == 0 {
+				break
+			}
 			l, err := task.loss(b, task.input(res.HiddenStates), heads.Dropout(drop))
 			if err != nil {
 				return nil, 0, 0, fmt.Errorf("task %s: %w", task.cfg.Name, err)
 			}
+			w := task.cfg.Weight * extra.Hard
 			terms = append(terms, l)
-			weights = append(weights, float32(task.cfg.Weight/float64(t.cfg.Train.Accumulate)))
-			losses[task.cfg.Name] = task.cfg.Weight * float64(kernels.Values(l)[0])
+			weights = append(weights, float32(w/acc))
+			losses[task.cfg.Name] = w * float64(kernels.Values(l)[0])
+		}
+		for i, l := range extra.Terms {
+			terms = append(terms, l)
+			weights = append(weights, float32(float64(extra.Weights[i])/acc))
+			losses[extra.Names[i]] += float64(extra.Weights[i]) * float64(kernels.Values(l)[0])
+		}
+		if len(terms) == 0 { // every weight of the step is 0
+			continue
 		}
 		if err := kernels.Backward(kernels.WeightedSum(terms, weights)); err != nil {
 			return nil, 0, 0, err

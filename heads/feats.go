@@ -75,7 +75,13 @@ func (f *Feats) Loss(words mat.Tensor, targets []float32, keep []bool, d kernels
 // Predict returns each word's FEATS value, features in alphabetical order
 // ("_" for none), as CoNLL-U writes them.
 func (f *Feats) Predict(words mat.Tensor) []string {
-	logits := kernels.Values(f.Out.Forward(words))
+	return f.Decode(kernels.Values(f.Out.Forward(words)))
+}
+
+// Decode returns the FEATS value of each word from the head's logits, one
+// row of len(Pairs) values per word (a trailing partial row is ignored):
+// for each feature, its best value if its sigmoid exceeds one half.
+func (f *Feats) Decode(logits []float32) []string {
 	K := len(f.Pairs)
 	names := make([]string, 0, len(f.byFeature))
 	for n := range f.byFeature {
@@ -130,7 +136,12 @@ func (c *Classifier) Loss(vectors mat.Tensor, gold []int, d kernels.Dropout) (ma
 
 // Predict returns the best label index of each vector.
 func (c *Classifier) Predict(vectors mat.Tensor) []int {
-	logits := kernels.Values(c.Out.Forward(vectors))
+	return c.Decode(kernels.Values(c.Out.Forward(vectors)))
+}
+
+// Decode returns the best label index of each row of logits (len(Labels)
+// values per row; a trailing partial row is ignored).
+func (c *Classifier) Decode(logits []float32) []int {
 	K := len(c.Labels)
 	out := make([]int, len(logits)/K)
 	for i := range out {

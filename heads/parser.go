@@ -116,13 +116,39 @@ func (p *Parser) Loss(words mat.Tensor, s Sentences, heads, rels []int, d Dropou
 // Predict returns, for each sentence, the head and label index of each of
 // its words (index 0 is ROOT, with head -1).
 func (p *Parser) Predict(words mat.Tensor, s Sentences) (heads, labels [][]int, err error) {
-	S := kernels.Values(s.arcScores(p, words, NoDropout))
-	W := s.W
+	if heads, err = p.DecodeHeads(kernels.Values(s.arcScores(p, words, NoDropout)), s); err != nil {
+		return nil, nil, err
+	}
 	var deps, govs []int
+	for b, h := range heads {
+		for i := 1; i < len(h); i++ {
+			deps, govs = append(deps, b*s.W+i), append(govs, b*s.W+h[i])
+		}
+	}
+	var scores []float32
+	if len(deps) > 0 {
+		rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
+		scores = kernels.Values(kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels)))
+	}
+	labels, err = p.DecodeLabels(heads, scores)
+	return heads, labels, err
+}
+
+// DecodeHeads returns each sentence's heads (index 0 is ROOT, with head
+// -1) from arc scores laid out as ArcScores returns them, [B·W, W], with
+// the parser's tree decoder.
+func (p *Parser) DecodeHeads(arc []float32, s Sentences) (heads [][]int, err error) {
+	W := s.W
+	if len(s.Lengths) != s.B || len(arc) != s.B*W*W {
+		return nil, fmt.Errorf("parser: %d arc scores and %d lengths for %d sentences of %d slots", len(arc), len(s.Lengths), s.B, W)
+	}
 	for b, n := range s.Lengths {
+		if n < 1 || n > W {
+			return nil, fmt.Errorf("parser: sentence %d has length %d outside [1, %d]", b, n, W)
+		}
 		scores := make([][]float64, n)
 		for i := range scores {
-			scores[i] = logSoftmax(S[(b*W+i)*W : (b*W+i)*W+n])
+			scores[i] = logSoftmax(arc[(b*W+i)*W : (b*W+i)*W+n])
 		}
 		var h []int
 		switch p.Decoder {
@@ -134,33 +160,54 @@ func (p *Parser) Predict(words mat.Tensor, s Sentences) (heads, labels [][]int, 
 			h, err = decode.Greedy(scores)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		h[0] = -1
 		heads = append(heads, h)
-		for i := 1; i < n; i++ {
-			deps, govs = append(deps, b*W+i), append(govs, b*W+h[i])
-		}
 	}
-	labels = make([][]int, len(heads))
-	if len(deps) == 0 {
-		for b := range labels {
-			labels[b] = []int{-1}
-		}
-		return heads, labels, nil
-	}
-	rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
-	scores := kernels.Values(kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels)))
+	return heads, nil
+}
+
+// DecodeLabels returns each word's label index (-1 for ROOT) given its
+// head, from the label scores of the chosen arcs: one row of len(Labels)
+// values per word 1..n-1 of each sentence in turn.
+func (p *Parser) DecodeLabels(heads [][]int, scores []float32) ([][]int, error) {
 	L, k := len(p.Labels), 0
+	arcs := 0
+	for _, h := range heads {
+		arcs += max(len(h)-1, 0)
+	}
+	if len(scores) != arcs*L {
+		return nil, fmt.Errorf("parser: %d label scores for %d arcs of %d labels", len(scores), arcs, L)
+	}
+	labels := make([][]int, len(heads))
 	for b, h := range heads {
-		labels[b] = make([]int, len(h))
+		labels[b] = make([]int, max(len(h), 1))
 		labels[b][0] = -1
 		for i := 1; i < len(h); i++ {
 			labels[b][i] = p.label(scores[k*L:(k+1)*L], h[i] == 0)
 			k++
 		}
 	}
-	return heads, labels, nil
+	return labels, nil
+}
+
+// Scores returns the parser's scores for sentences laid out as s: the arc
+// scores of ArcScores [B·W, W] (impossible heads Masked) and the label
+// scores of every dependent–head pair [B·W·W, labels], row (b·W+i)·W+j
+// for dependent i and head j of sentence b.
+func (p *Parser) Scores(words mat.Tensor, s Sentences) (arc, label mat.Tensor) {
+	arc = s.arcScores(p, words, NoDropout)
+	var deps, govs []int
+	for b := 0; b < s.B; b++ {
+		for i := 0; i < s.W; i++ {
+			for j := 0; j < s.W; j++ {
+				deps, govs = append(deps, b*s.W+i), append(govs, b*s.W+j)
+			}
+		}
+	}
+	rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
+	return arc, kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels))
 }
 
 // label picks a word's label: "root" exactly when it is attached to ROOT

@@ -68,11 +68,26 @@ func (t *Tagger) Loss(words mat.Tensor, gold []int, sentences []int, d kernels.D
 
 // Predict returns the label index of every word.
 func (t *Tagger) Predict(words mat.Tensor, sentences []int) ([]int, error) {
-	logits := kernels.Values(t.Logits(words, kernels.Dropout{}))
-	K := len(t.Labels)
-	out := make([]int, 0, len(logits)/K)
+	return t.Decode(kernels.Values(t.Logits(words, kernels.Dropout{})), sentences)
+}
+
+// Decode returns the label index of every word from the tagger's logits
+// (one row of len(Labels) values per word, sentences[i] words for
+// sentence i): the argmax, or the CRF's Viterbi path.
+func (t *Tagger) Decode(logits []float32, sentences []int) ([]int, error) {
+	K, words := len(t.Labels), 0
+	for _, n := range sentences {
+		if n < 0 {
+			return nil, fmt.Errorf("tagger: sentence of %d words", n)
+		}
+		words += n
+	}
+	if len(logits) != words*K {
+		return nil, fmt.Errorf("tagger: %d logits for %d words of %d labels", len(logits), words, K)
+	}
+	out := make([]int, 0, words)
 	if !t.CRF {
-		for r := 0; r < len(logits)/K; r++ {
+		for r := 0; r < words; r++ {
 			out = append(out, argmax(logits[r*K:(r+1)*K]))
 		}
 		return out, nil

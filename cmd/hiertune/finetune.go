@@ -14,8 +14,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/export/ort"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/internal/atomicfile"
+	"github.com/hiertune/hiertune/kernels"
 )
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
@@ -105,22 +107,36 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 }
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict --run DIR --input FILE --output FILE [--dataset NAME] [--checkpoint best]", stdout, stderr)
+	fs := newFlagSet("predict", "predict --run DIR --input FILE --output FILE [--dataset NAME] [--checkpoint best] [--engine onnx --onnx FILE]", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	input := fs.String("input", "", "a file in the format of one of the run's datasets (CoNLL-U, CoNLL, TSV)")
 	output := fs.String("output", "", "where to write the predictions, in the same format (- for standard output)")
 	dataset := fs.String("dataset", "", "which of the run's datasets the file belongs to (needed when it has several)")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	batch := fs.Int("batch", 0, "sentences per batch (0: the run's eval batch size)")
+	engine := fs.String("engine", "go", "what computes the scores: go (hiertune) or onnx (ONNX Runtime on --onnx)")
+	onnxFile := fs.String("onnx", "", "the run's model exported by hiertune export, for --engine onnx")
+	ortLib := fs.String("ort-lib", "", "the ONNX Runtime library (default: $"+ort.LibraryEnv+" or third_party/onnxruntime)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *runDir == "" || *input == "" || *output == "" {
 		return usageError{"--run, --input and --output are required"}
 	}
+	if (*engine == "onnx") != (*onnxFile != "") || (*engine != "go" && *engine != "onnx") {
+		return usageError{"--engine is go or onnx, and --onnx FILE goes with --engine onnx"}
+	}
 	m, err := finetune.Open(*runDir, *checkpoint, stderr)
 	if err != nil {
 		return err
+	}
+	if *engine == "onnx" {
+		s, err := openONNX(m, *onnxFile, *ortLib, kernels.Threads())
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		m.SetEngine(s)
 	}
 	if *output == "-" {
 		return m.Predict(*dataset, *input, stdout, *batch, stderr)

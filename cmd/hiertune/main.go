@@ -36,6 +36,8 @@ var commands = map[string]command{
 	"eval":      {"score a fine-tuned run on a file (CoNLL-U, CoNLL, TSV)", runEval},
 	"predict":   {"annotate a file with a fine-tuned run, writing the same format", runPredict},
 	"inspect":   {"show how a fine-tuned run's tasks read the encoder: their layers or learned layer mixes", runInspect},
+	"export":    {"write a fine-tuned run as an ONNX graph (encoder, adapters, heads) and check it against ONNX Runtime", runExport},
+	"distill":   {"distil a fine-tuned run into a smaller student (TinyBERT's two stages, multi-task and multi-teacher)", runDistill},
 }
 
 func main() {
