@@ -9,7 +9,7 @@ import (
 
 func TestHeatmapIsWellFormedSVG(t *testing.T) {
 	out := Heatmap(`a <title> & more`, []string{"layer 1", "layer 2"}, []string{"emb", "1"},
-		[][]float64{{1, math.NaN()}, {0.25, 0.75}})
+		[][]float64{{1, math.NaN()}, {0.25, -0.75}})
 	dec := xml.NewDecoder(strings.NewReader(string(out)))
 	for {
 		if _, err := dec.Token(); err != nil {
@@ -23,7 +23,8 @@ func TestHeatmapIsWellFormedSVG(t *testing.T) {
 	if strings.Count(s, "<rect") != 1+3 { // background and three cells, the NaN left blank
 		t.Errorf("%d rects", strings.Count(s, "<rect"))
 	}
-	for _, want := range []string{"a &lt;title&gt; &amp; more", ">0.25<", ">0.75<", ">1.00<"} {
+	for _, want := range []string{"a &lt;title&gt; &amp; more", ">0.25<", ">-0.75<", ">1.00<",
+		`fill="rgb(0,0,255)"`, `fill="rgb(255,63,63)"`} { // 1 in full blue, -0.75 in red
 		if !strings.Contains(s, want) {
 			t.Errorf("SVG lacks %q", want)
 		}
