@@ -412,6 +412,18 @@ func TestLayerMixes(t *testing.T) {
 	}
 }
 
+// TestMixAcrossWordPooling checks that a mix over differences whose lower
+// layer lies below the pooling point is refused, not a panic mid-run.
+func TestMixAcrossWordPooling(t *testing.T) {
+	body := "word_pooling: {after: 1}\n" + strings.Replace(hierBody, "type: tag, column: upos, layer: 1}",
+		"type: tag, column: upos, layer: 2, mix: {mode: attention, layers: [2], diff: true}}", 1)
+	cfg, raw := job(t, filepath.Join(t.TempDir(), "run"), body)
+	err := Run(context.Background(), cfg, raw, false, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "layers 1..2 on both sides of word pooling after 1") {
+		t.Errorf("got %v", err)
+	}
+}
+
 // TestWordPoolingInTheEncoder trains with words pooled before the first
 // layer and after layer 1 (by attention), and checks that eval reproduces
 // the run.
@@ -524,5 +536,28 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("only %d fine-tuning examples", n)
+	}
+}
+
+// TestApplyUDFollowsTaskOrder checks that when a parser and a deprel tagger
+// both predict DEPREL, the task configured later is written, every time.
+func TestApplyUDFollowsTaskOrder(t *testing.T) {
+	sents, err := conllu.Read(strings.NewReader("1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n2\tthere\tthere\tADV\t_\t_\t1\tadvmod\t_\t_\n\n"), "two.conllu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := &task{cfg: TaskConfig{Name: "deps", Type: "parse"}}
+	tagger := &task{cfg: TaskConfig{Name: "rel", Type: "tag", Column: "deprel"}}
+	preds := predictions{
+		parser: {{heads: []int{2, 0}, labels: []string{"discourse", "root"}}},
+		tagger: {{labels: []string{"vocative", "dep"}}},
+	}
+	for range 20 { // map order would differ between some of these
+		exs := []*example{{sent: sents[0]}}
+		applyUD([]*task{parser, tagger}, exs, preds)
+		w := sents[0].Words()
+		if w[0].Head != 2 || w[0].DepRel != "vocative" || w[1].DepRel != "dep" {
+			t.Fatalf("head %d, deprels %q %q", w[0].Head, w[0].DepRel, w[1].DepRel)
+		}
 	}
 }

@@ -137,8 +137,12 @@ func (m *Model) buildHeads(labels map[string][]string, seed uint64) error {
 		}
 		if p := m.cfg.WordPooling; p != nil && t.mixer != nil && p.After > 0 {
 			layers := t.mixer.Layers()
-			if layers[0] <= p.After && layers[len(layers)-1] > p.After {
-				return fmt.Errorf("task %s: its mix reads layers %v on both sides of word pooling after %d", t.cfg.Name, layers, p.After)
+			lo := layers[0]
+			if t.mixer.Config.Diff {
+				lo-- // h_l − h_{l−1} reads the layer below too
+			}
+			if lo <= p.After && layers[len(layers)-1] > p.After {
+				return fmt.Errorf("task %s: its mix reads layers %d..%d on both sides of word pooling after %d", t.cfg.Name, lo, layers[len(layers)-1], p.After)
 			}
 		}
 	}

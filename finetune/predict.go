@@ -62,7 +62,7 @@ func (m *Model) Predict(datasetName, in string, out io.Writer, batchSize int, lo
 	w := bufio.NewWriter(out)
 	switch d.cfg.Format {
 	case "conllu":
-		applyUD(exs, preds)
+		applyUD(d.tasks, exs, preds)
 		err = conllu.Write(w, sents)
 	case "conll":
 		err = writeNER(w, d, exs, preds)
@@ -75,9 +75,15 @@ func (m *Model) Predict(datasetName, in string, out io.Writer, batchSize int, lo
 	return w.Flush()
 }
 
-// applyUD writes the predictions into the sentences' words.
-func applyUD(exs []*example, preds predictions) {
-	for t, ps := range preds {
+// applyUD writes the predictions of tasks, in their configured order, into
+// the sentences' words: when two tasks predict the same column (a parser and
+// a deprel tagger), the later task's labels are written.
+func applyUD(tasks []*task, exs []*example, preds predictions) {
+	for _, t := range tasks {
+		ps, ok := preds[t]
+		if !ok {
+			continue
+		}
 		for i, ex := range exs {
 			for j, w := range ex.sent.Words() {
 				p := ps[i]
