@@ -95,6 +95,14 @@ eval: {every: "1"}
 	if got != want {
 		t.Error("predict --engine onnx writes other predictions than --engine go")
 	}
+	code, want, errOut = run("eval", "--run", runDir, "--data", dev)
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	code, got, errOut = run("eval", "--run", runDir, "--data", dev, "--engine", "onnx", "--onnx", model)
+	if code != 0 || got != want {
+		t.Errorf("eval --engine onnx: exit %d, scores %s, want %s: %s", code, got, want, errOut)
+	}
 	// A graph exported with other tasks is refused before any data is read.
 	other := filepath.Join(dir, "other.onnx")
 	om := strings.Replace(yaml, "name: deps", "name: heads", 1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -75,12 +76,13 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "eval --run DIR --data FILE [--dataset NAME] [--checkpoint best]", stdout, stderr)
+	fs := newFlagSet("eval", "eval --run DIR --data FILE [--dataset NAME] [--checkpoint best] [--engine onnx --onnx FILE]", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	data := fs.String("data", "", "a file in the format of one of the run's datasets")
 	dataset := fs.String("dataset", "", "which of the run's datasets the file belongs to (needed when it has several)")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	batch := fs.Int("batch", 0, "sentences per batch (0: the run's eval batch size)")
+	engine := engineFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -91,6 +93,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	closeEngine, err := engine.use(m)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
 	scores, err := m.Evaluate(*dataset, *data, *batch, stderr)
 	if err != nil {
 		return err
@@ -114,30 +121,22 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	dataset := fs.String("dataset", "", "which of the run's datasets the file belongs to (needed when it has several)")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	batch := fs.Int("batch", 0, "sentences per batch (0: the run's eval batch size)")
-	engine := fs.String("engine", "go", "what computes the scores: go (hiertune) or onnx (ONNX Runtime on --onnx)")
-	onnxFile := fs.String("onnx", "", "the run's model exported by hiertune export, for --engine onnx")
-	ortLib := fs.String("ort-lib", "", "the ONNX Runtime library (default: $"+ort.LibraryEnv+" or third_party/onnxruntime)")
+	engine := engineFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *runDir == "" || *input == "" || *output == "" {
 		return usageError{"--run, --input and --output are required"}
 	}
-	if (*engine == "onnx") != (*onnxFile != "") || (*engine != "go" && *engine != "onnx") {
-		return usageError{"--engine is go or onnx, and --onnx FILE goes with --engine onnx"}
-	}
 	m, err := finetune.Open(*runDir, *checkpoint, stderr)
 	if err != nil {
 		return err
 	}
-	if *engine == "onnx" {
-		s, err := openONNX(m, *onnxFile, *ortLib, kernels.Threads())
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		m.SetEngine(s)
+	closeEngine, err := engine.use(m)
+	if err != nil {
+		return err
 	}
+	defer closeEngine()
 	if *output == "-" {
 		return m.Predict(*dataset, *input, stdout, *batch, stderr)
 	}
@@ -146,4 +145,34 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return atomicfile.Write(*output, buf.Bytes())
+}
+
+// engineChoice holds the flags that choose what computes a run's scores.
+type engineChoice struct {
+	engine, onnxFile, ortLib *string
+}
+
+// engineFlags defines --engine, --onnx and --ort-lib on fs.
+func engineFlags(fs *flag.FlagSet) engineChoice {
+	return engineChoice{
+		engine:   fs.String("engine", "go", "what computes the scores: go (hiertune) or onnx (ONNX Runtime on --onnx)"),
+		onnxFile: fs.String("onnx", "", "the run's model exported by hiertune export, for --engine onnx"),
+		ortLib:   fs.String("ort-lib", "", "the ONNX Runtime library (default: $"+ort.LibraryEnv+" or third_party/onnxruntime)"),
+	}
+}
+
+// use sets the chosen engine on m, and returns what releases it.
+func (c engineChoice) use(m *finetune.Model) (func(), error) {
+	if (*c.engine == "onnx") != (*c.onnxFile != "") || (*c.engine != "go" && *c.engine != "onnx") {
+		return nil, usageError{"--engine is go or onnx, and --onnx FILE goes with --engine onnx"}
+	}
+	if *c.engine == "go" {
+		return func() {}, nil
+	}
+	s, err := openONNX(m, *c.onnxFile, *c.ortLib, kernels.Threads())
+	if err != nil {
+		return nil, err
+	}
+	m.SetEngine(s)
+	return func() { s.Close() }, nil
 }
