@@ -1,9 +1,12 @@
 package heads
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/hiertune/hiertune/kernels"
 )
 
 // TestDecodeChecksShapes checks that the decoders refuse scores of the
@@ -43,5 +46,44 @@ func TestDecodeChecksShapes(t *testing.T) {
 	labels, err := p.DecodeLabels(heads, []float32{9, 0, 0, 9})
 	if err != nil || labels[0][1] != 1 || labels[0][2] != 0 {
 		t.Errorf("parser labels: %v, %v (want root for the word on ROOT, nsubj for the other)", labels, err)
+	}
+}
+
+// TestAllLabelScoresMatchPairwise checks the all-pairs label scores against
+// kernels.Bilinear on every pair gathered explicitly.
+func TestAllLabelScoresMatchPairwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	p, err := NewParser(6, 5, 4, []string{"a", "b", "root"}, "mst", rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uv := kernels.Values(p.RelU) // random, not the zero it starts at
+	for i := range uv {
+		uv[i] = float32(rng.NormFloat64())
+	}
+	const B, W = 2, 3
+	words := kernels.NewMatrix(B*W, 6, make([]float32, B*W*6))
+	for i := range kernels.Values(words) {
+		kernels.Values(words)[i] = float32(rng.NormFloat64())
+	}
+	_, label := p.Scores(words, Sentences{B: B, W: W, Lengths: []int{3, 2}})
+	var deps, govs []int
+	for b := 0; b < B; b++ {
+		for i := 0; i < W; i++ {
+			for j := 0; j < W; j++ {
+				deps, govs = append(deps, b*W+i), append(govs, b*W+j)
+			}
+		}
+	}
+	rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
+	want := kernels.Values(kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels)))
+	got := kernels.Values(label)
+	if len(got) != len(want) {
+		t.Fatalf("%d scores, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4 {
+			t.Fatalf("score %d: %v, want %v", i, got[i], want[i])
+		}
 	}
 }
