@@ -12,6 +12,7 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/loader/tokenizer"
 )
 
 // StudentConfig says how the student encoder is made.
@@ -161,9 +162,6 @@ func copyLayer(dst, src *encoder.Layer) {
 	copyLayerNorm(dst.Output.LayerNorm, src.Output.LayerNorm)
 }
 
-// tokenizerFiles are the tokenizer files a checkpoint directory may hold.
-var tokenizerFiles = []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
-
 // encoderFiles returns the files of a HuggingFace BertModel directory for
 // m: its weights, a config.json on top of the fields raw, and the
 // tokenizer files of tokDir.
@@ -185,13 +183,12 @@ func encoderFiles(m *encoder.Model, raw map[string]json.RawMessage, tokDir strin
 	if files["config.json"], err = loader.ConfigJSON(m.Config, fields); err != nil {
 		return nil, err
 	}
-	for _, f := range tokenizerFiles {
-		b, err := os.ReadFile(filepath.Join(tokDir, f))
-		if err == nil {
-			files[f] = b
-		} else if !os.IsNotExist(err) {
-			return nil, err
-		}
+	tok, err := tokenizer.ReadFiles(tokDir)
+	if err != nil {
+		return nil, err
+	}
+	for f, b := range tok {
+		files[f] = b
 	}
 	return files, nil
 }

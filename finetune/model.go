@@ -40,9 +40,6 @@ type Model struct {
 	extra []encoder.NamedParam
 }
 
-// tokenizerFiles are copied from the tokenizer's directory into checkpoints.
-var tokenizerFiles = []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
-
 // newModel loads the encoder of checkpoint ck for cfg: the dropout of the
 // configuration, the tokenizer beside the weights, the input lengths.
 func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
@@ -61,11 +58,8 @@ func newModel(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 	m := &Model{cfg: cfg, Encoder: enc, tok: tok, tokDir: ck.Dir, rawCfg: ck.RawConfig, prefix: ck.Prefix}
 	// The files are read now: a resumed run's checkpoint directory may be
 	// pruned before the run saves its next checkpoint.
-	m.tokFiles = map[string][]byte{}
-	for _, f := range tokenizerFiles {
-		if b, err := os.ReadFile(filepath.Join(ck.Dir, f)); err == nil {
-			m.tokFiles[f] = b
-		}
+	if m.tokFiles, err = tokenizer.ReadFiles(ck.Dir); err != nil {
+		return nil, err
 	}
 	if m.prefix == "" {
 		m.prefix = "bert."

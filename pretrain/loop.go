@@ -456,19 +456,14 @@ func copyTokenizer(src, dir string) error {
 		}
 		return atomicfile.Write(filepath.Join(dir, filepath.Base(src)), b)
 	}
-	found := false
-	for _, f := range tokenizerFiles {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			continue
-		}
-		found = true
+	files, err := tokenizer.ReadFiles(src)
+	if err != nil {
+		return err
+	}
+	for f, b := range files {
 		if err := atomicfile.Write(filepath.Join(dir, f), b); err != nil {
 			return err
 		}
-	}
-	if !found {
-		return fmt.Errorf("%s holds no tokenizer files (%v)", src, tokenizerFiles)
 	}
 	return nil
 }

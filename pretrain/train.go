@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -27,9 +26,6 @@ import (
 // ErrStopped is returned when a run stopped early (interrupted, or out of
 // its time limit) after saving a checkpoint it can be resumed from.
 var ErrStopped = errors.New("stopped early; the run can be resumed")
-
-// tokenizerFiles are copied from a tokenizer's directory into checkpoints.
-var tokenizerFiles = []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
 
 // trainer holds the state of a pretraining run.
 type trainer struct {
@@ -126,7 +122,7 @@ func (t *trainer) setup(resume bool) error {
 	}
 	// The files are read once: the checkpoint a run resumed from may be
 	// pruned before the next save.
-	if t.tokFiles, err = readTokenizerFiles(t.tokDir); err != nil {
+	if t.tokFiles, err = tokenizer.ReadFiles(t.tokDir); err != nil {
 		return err
 	}
 	if err := t.prepareData(filepath.Join(t.dir.Path, "data"), t.dir.Log); err != nil {
@@ -307,24 +303,4 @@ func (t *trainer) sameData(m *Manifest, maxPieces int) bool {
 		probe.Files = append(probe.Files, FileInfo{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano()})
 	}
 	return m.sameInput(probe)
-}
-
-// readTokenizerFiles reads the tokenizer files that dir holds; it is an
-// error when it holds none.
-func readTokenizerFiles(dir string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	for _, f := range tokenizerFiles {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		files[f] = b
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s holds no tokenizer files (%v)", dir, tokenizerFiles)
-	}
-	return files, nil
 }

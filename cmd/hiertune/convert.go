@@ -12,6 +12,7 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/loader/tokenizer"
 )
 
 // torchDTypes are config.json's names for the weight dtypes.
@@ -82,7 +83,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if err := atomicfile.Write(filepath.Join(*output, "config.json"), cfg); err != nil {
 		return err
 	}
-	for _, f := range []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"} {
+	for _, f := range tokenizer.Files {
 		if b, err := os.ReadFile(filepath.Join(ck.Dir, f)); err == nil {
 			if err := atomicfile.Write(filepath.Join(*output, f), b); err != nil {
 				return err
