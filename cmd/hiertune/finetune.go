@@ -89,11 +89,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *data == "" {
 		return usageError{"--run and --data are required"}
 	}
-	m, err := finetune.Open(*runDir, *checkpoint, stderr)
-	if err != nil {
-		return err
-	}
-	closeEngine, err := engine.use(m)
+	m, closeEngine, err := engine.open(*runDir, *checkpoint, stderr)
 	if err != nil {
 		return err
 	}
@@ -128,11 +124,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *input == "" || *output == "" {
 		return usageError{"--run, --input and --output are required"}
 	}
-	m, err := finetune.Open(*runDir, *checkpoint, stderr)
-	if err != nil {
-		return err
-	}
-	closeEngine, err := engine.use(m)
+	m, closeEngine, err := engine.open(*runDir, *checkpoint, stderr)
 	if err != nil {
 		return err
 	}
@@ -161,18 +153,23 @@ func engineFlags(fs *flag.FlagSet) engineChoice {
 	}
 }
 
-// use sets the chosen engine on m, and returns what releases it.
-func (c engineChoice) use(m *finetune.Model) (func(), error) {
+// open opens the fine-tuning run's checkpoint with the chosen engine set,
+// and returns what releases the engine.
+func (c engineChoice) open(runDir, checkpoint string, log io.Writer) (*finetune.Model, func(), error) {
 	if (*c.engine == "onnx") != (*c.onnxFile != "") || (*c.engine != "go" && *c.engine != "onnx") {
-		return nil, usageError{"--engine is go or onnx, and --onnx FILE goes with --engine onnx"}
+		return nil, nil, usageError{"--engine is go or onnx, and --onnx FILE goes with --engine onnx"}
+	}
+	m, err := finetune.Open(runDir, checkpoint, log)
+	if err != nil {
+		return nil, nil, err
 	}
 	if *c.engine == "go" {
-		return func() {}, nil
+		return m, func() {}, nil
 	}
 	s, err := openONNX(m, *c.onnxFile, *c.ortLib, kernels.Threads())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.SetEngine(s)
-	return func() { s.Close() }, nil
+	return m, func() { s.Close() }, nil
 }
