@@ -44,6 +44,27 @@ train: {batch_size: 16, steps: 8, learning_rate: 1e-3, head_learning_rate: 1e-2,
 eval: {every: "4", select: ewt.las, batch_size: 32}
 `
 
+// trainAndOpen runs the job body into out, then opens its latest
+// checkpoint, and returns it with the last dev scores the run logged.
+func trainAndOpen(t *testing.T, out, body string) (*Model, map[string]any) {
+	t.Helper()
+	cfg, raw := job(t, out, body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+		t.Fatalf("job\n%s\nfailed: %v", body, err)
+	}
+	var logged map[string]any
+	for _, m := range metricsLines(t, out) {
+		if m["split"] == "dev" {
+			logged = m
+		}
+	}
+	m, err := Open(out, "latest", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, logged
+}
+
 func metricsLines(t *testing.T, dir string) []map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
@@ -376,20 +397,7 @@ func TestLayerMixes(t *testing.T) {
 		body := strings.Replace(hierBody, "type: tag, column: upos, layer: 1}", "type: tag, column: upos, layer: 1, mix: "+mix+"}", 1)
 		body = strings.Replace(body, "steps: 8", "steps: 4", 1)
 		out := filepath.Join(dir, strings.NewReplacer("{", "", "}", "", " ", "", ":", "", ",", "", "[", "", "]", "").Replace(mix)+"run")
-		cfg, raw := job(t, out, body)
-		if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
-			t.Fatalf("%s: %v", mix, err)
-		}
-		var logged map[string]any
-		for _, m := range metricsLines(t, out) {
-			if m["split"] == "dev" {
-				logged = m
-			}
-		}
-		m, err := Open(out, "latest", io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, logged := trainAndOpen(t, out, body)
 		scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -431,20 +439,7 @@ func TestWordPoolingInTheEncoder(t *testing.T) {
 	for _, after := range []string{"0, mode: mean", "1, mode: attention"} {
 		body := "word_pooling: {after: " + after + "}\n" + strings.Replace(hierBody, "steps: 8", "steps: 4", 1)
 		out := filepath.Join(t.TempDir(), "run")
-		cfg, raw := job(t, out, body)
-		if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
-			t.Fatalf("after %s: %v", after, err)
-		}
-		var logged map[string]any
-		for _, m := range metricsLines(t, out) {
-			if m["split"] == "dev" {
-				logged = m
-			}
-		}
-		m, err := Open(out, "latest", io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, logged := trainAndOpen(t, out, body)
 		scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -464,20 +459,7 @@ func TestDepthMixing(t *testing.T) {
 	for _, mode := range []string{"static", "attention"} {
 		body := "depth_mixing: " + mode + "\n" + strings.Replace(hierBody, "steps: 8", "steps: 4", 1)
 		out := filepath.Join(t.TempDir(), "run")
-		cfg, raw := job(t, out, body)
-		if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
-			t.Fatalf("%s: %v", mode, err)
-		}
-		var logged map[string]any
-		for _, m := range metricsLines(t, out) {
-			if m["split"] == "dev" {
-				logged = m
-			}
-		}
-		m, err := Open(out, "latest", io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, logged := trainAndOpen(t, out, body)
 		ins, err := m.Inspect("", "")
 		if err != nil {
 			t.Fatal(err)
