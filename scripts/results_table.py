@@ -5,7 +5,7 @@
 
 For every run directory NAME-sSEED it takes the dev scores logged at the
 step of the best checkpoint (checkpoints/best/state.json, chosen by the
-run's eval.select) and reports, per configuration, the mean and standard
+run's eval.select; for a distillation run, its student's) and reports, per configuration, the mean and standard
 deviation (sample, n-1) over seeds of UPOS, UFeats, UAS, LAS (EWT dev) and
 NER F1 (WikiANN dev), with the training throughput.
 """
@@ -37,9 +37,12 @@ def main():
     groups = collections.OrderedDict()
     for name in sorted(os.listdir(root)):
         m = re.fullmatch(r"(.+)-s(\d+)", name)
-        if not m or not os.path.isdir(os.path.join(root, name, "checkpoints", "best")):
+        run = os.path.join(root, name)
+        if os.path.isdir(os.path.join(run, "student", "checkpoints", "best")):
+            run = os.path.join(run, "student")  # a distillation run: its student
+        if not m or not os.path.isdir(os.path.join(run, "checkpoints", "best")):
             continue
-        groups.setdefault(m.group(1), []).append(os.path.join(root, name))
+        groups.setdefault(m.group(1), []).append(run)
     print("| configuration | seeds | " + " | ".join(c[1] for c in COLUMNS) + " | best step | train tok/s |")
     print("|---" * (len(COLUMNS) + 4) + "|")
     for cfg, runs in groups.items():
