@@ -199,43 +199,7 @@ func (p *Parser) DecodeLabels(heads [][]int, scores []float32) ([][]int, error) 
 func (p *Parser) Scores(words mat.Tensor, s Sentences) (arc, label mat.Tensor) {
 	arc = s.arcScores(p, words, NoDropout)
 	rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
-	return arc, p.allLabelScores(kernels.Values(rd), kernels.Values(rh), s.B, s.W)
-}
-
-// allLabelScores returns the label scores of every (dependent, head) pair
-// of every sentence, [B·W·W, labels], as kernels.Bilinear computes them pair
-// by pair, but with each dependent multiplied by U once instead of once per
-// head: T = [rd; 1]·U for all words, then per sentence T_b·[rh_b; 1]ᵀ. It
-// has no backward pass (export and inference only).
-func (p *Parser) allLabelScores(rd, rh []float32, B, W int) mat.Tensor {
-	L, n := len(p.Labels), B*W
-	dx, dy := len(rd)/max(n, 1), len(rh)/max(n, 1)
-	ex, ey := dx+1, dy+1
-	extend := func(v []float32, d int) []float32 {
-		e := make([]float32, n*(d+1))
-		for r := 0; r < n; r++ {
-			copy(e[r*(d+1):], v[r*d:(r+1)*d])
-			e[r*(d+1)+d] = 1
-		}
-		return e
-	}
-	xe, ye := extend(rd, dx), extend(rh, dy)
-	t := make([]float32, n*L*ey) // rows (word, label)
-	kernels.Gemm(false, false, n, L*ey, ex, 1, xe, ex, kernels.Values(p.RelU), L*ey, 0, t, L*ey)
-	out := make([]float32, n*W*L)
-	per := make([]float32, W*L*W) // one sentence's scores, rows (dependent, label), columns heads
-	for b := 0; b < B; b++ {
-		kernels.Gemm(false, true, W*L, W, ey, 1, t[b*W*L*ey:], ey, ye[b*W*ey:], ey, 0, per, W)
-		for i := 0; i < W; i++ {
-			for l := 0; l < L; l++ {
-				row := per[(i*L+l)*W : (i*L+l+1)*W]
-				for j, v := range row {
-					out[((b*W+i)*W+j)*L+l] = v
-				}
-			}
-		}
-	}
-	return kernels.NewMatrix(n*W, L, out)
+	return arc, kernels.BilinearAllPairs(kernels.Values(rd), kernels.Values(rh), kernels.Values(p.RelU), s.B, s.W, len(p.Labels))
 }
 
 // label picks a word's label: "root" exactly when it is attached to ROOT

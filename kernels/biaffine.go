@@ -285,3 +285,37 @@ func (f *bceFn) Backward(gy mat.Tensor) error {
 func softplus(x float64) float64 { return math.Log1p(math.Exp(x)) }
 func abs(x float64) float64      { return math.Abs(x) }
 func sigmoid(x float64) float64  { return 1 / (1 + math.Exp(-x)) }
+
+// BilinearAllPairs returns Bilinear's label scores for every (dependent,
+// head) pair of B sentences padded to W words: x and y are [B·W, dx] and
+// [B·W, dy] values, u as for Bilinear. The result is [B·W·W, labels], row
+// (b·W+i)·W+j for dependent i and head j of sentence b. Each dependent is
+// multiplied by U once instead of once per head: T = [x; 1]·U for all
+// words, then per sentence T_b·[y_b; 1]ᵀ. It has no backward pass (it is
+// for inference and export).
+func BilinearAllPairs(x, y, u []float32, B, W, labels int) mat.Tensor {
+	n := B * W
+	dx, dy := len(x)/max(n, 1), len(y)/max(n, 1)
+	ex, ey, L := dx+1, dy+1, labels
+	if len(x) != n*dx || len(y) != n*dy || len(u) != ex*L*ey {
+		panic(fmt.Sprintf("kernels.BilinearAllPairs: x %d, y %d, U %d values for %d×%d words and %d labels", len(x), len(y), len(u), B, W, L))
+	}
+	xe, ye := extend(x, n, dx), extend(y, n, dy)
+	t := allocOut(n * L * ey) // rows (word, label)
+	Gemm(false, false, n, L*ey, ex, 1, xe, ex, u, L*ey, 0, t, L*ey)
+	out := allocOut(n * W * L)
+	parallel(B, 1, func(lo, hi int) {
+		per := make([]float32, W*L*W) // one sentence's scores, rows (dependent, label), columns heads
+		for b := lo; b < hi; b++ {
+			gemm(false, true, W*L, W, ey, 1, t[b*W*L*ey:], ey, ye[b*W*ey:], ey, 0, per, W)
+			for i := 0; i < W; i++ {
+				for l := 0; l < L; l++ {
+					for j, v := range per[(i*L+l)*W : (i*L+l+1)*W] {
+						out[((b*W+i)*W+j)*L+l] = v
+					}
+				}
+			}
+		}
+	})
+	return NewMatrix(n*W, L, out)
+}

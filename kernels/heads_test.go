@@ -65,6 +65,33 @@ func TestArcScores(t *testing.T) {
 	})
 }
 
+// TestBilinearAllPairs checks the all-pairs label scores against Bilinear
+// on each (dependent, head) pair, sentence by sentence.
+func TestBilinearAllPairs(t *testing.T) {
+	r := rand.New(rand.NewPCG(46, 47))
+	const B, W, dx, dy, L = 2, 3, 4, 5, 3
+	x, y, u := leaf(r, B*W, dx, 1), leaf(r, B*W, dy, 1), leaf(r, dx+1, L*(dy+1), 1)
+	got := Values(BilinearAllPairs(Values(x), Values(y), Values(u), B, W, L))
+	if len(got) != B*W*W*L {
+		t.Fatalf("%d scores, want %d", len(got), B*W*W*L)
+	}
+	X, Y := Values(x), Values(y)
+	for b := 0; b < B; b++ {
+		for i := 0; i < W; i++ {
+			for j := 0; j < W; j++ {
+				dep := NewMatrix(1, dx, X[(b*W+i)*dx:(b*W+i+1)*dx])
+				head := NewMatrix(1, dy, Y[(b*W+j)*dy:(b*W+j+1)*dy])
+				want := Values(Bilinear(dep, head, u, L))
+				for l := 0; l < L; l++ {
+					if v := got[((b*W+i)*W+j)*L+l]; math.Abs(float64(v-want[l])) > 1e-5 {
+						t.Fatalf("pair (%d, %d, %d) label %d: %g, want %g", b, i, j, l, v, want[l])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestGradBilinearAndBCE(t *testing.T) {
 	r := rand.New(rand.NewPCG(44, 45))
 	const n, dx, dy, L = 5, 3, 4, 2
