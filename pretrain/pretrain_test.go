@@ -8,12 +8,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"go.yaml.in/yaml/v3"
 )
 
 // words is a small vocabulary for hand-made corpora.
@@ -320,6 +323,37 @@ func TestExampleConfigs(t *testing.T) {
 		}
 		if _, err := ParseConfig(raw); err != nil {
 			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// TestResolvedConfigRoundTrips checks that a parsed configuration, written
+// back as YAML (what the command saves in the run as config.yaml), parses
+// to the same configuration.
+func TestResolvedConfigRoundTrips(t *testing.T) {
+	small, _ := smallConfig(t, t.TempDir(), 4)
+	small.Train.TimeLimit = Duration{90 * time.Minute}
+	configs := []*Config{small}
+	paths, _ := filepath.Glob("../examples/pretrain-*.yaml")
+	for _, p := range paths {
+		raw, _ := os.ReadFile(p)
+		cfg, err := ParseConfig(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		configs = append(configs, cfg)
+	}
+	for _, cfg := range configs {
+		raw, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseConfig(raw)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, raw)
+		}
+		if !reflect.DeepEqual(cfg, again) {
+			t.Fatalf("round trip changed the configuration:\n%+v\n%+v", cfg, again)
 		}
 	}
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -23,16 +19,9 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *config == "" {
-		return usageError{"--config is required"}
-	}
-	raw, err := os.ReadFile(*config)
+	cfg, err := readConfig(*config, distill.ParseConfig)
 	if err != nil {
 		return err
-	}
-	cfg, err := distill.ParseConfig(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *config, err)
 	}
 	if *output != "" {
 		cfg.Output = *output
@@ -42,16 +31,11 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	}
 	// The run keeps the configuration as resolved: defaults filled in and
 	// the flags applied, so that it says exactly what ran.
-	if raw, err = yaml.Marshal(cfg); err != nil {
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
 		return err
 	}
-	// Ctrl-C (or SIGTERM) lets the current step finish, saves, and exits.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = distill.Run(ctx, cfg, raw, *resume, stderr)
-	if errors.Is(err, distill.ErrStopped) {
-		return nil
-	}
+	err = runJob(func(ctx context.Context) error { return distill.Run(ctx, cfg, raw, *resume, stderr) }, distill.ErrStopped)
 	if err == nil && cfg.Task != nil {
 		fmt.Fprintf(stderr, "student: %s (hiertune eval --run %s)\n", distill.StudentRun(cfg.Output), distill.StudentRun(cfg.Output))
 	}

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -32,22 +28,15 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *config == "" {
-		return usageError{"--config is required"}
+	cfg, err := readConfig(*config, finetune.ParseConfig)
+	if err != nil {
+		return err
 	}
 	stopProfile, err := startProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	raw, err := os.ReadFile(*config)
-	if err != nil {
-		return err
-	}
-	cfg, err := finetune.ParseConfig(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *config, err)
-	}
 	if *output != "" {
 		cfg.Output = *output
 	}
@@ -62,17 +51,11 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	// The run keeps the configuration as resolved: defaults filled in and
 	// the flags applied, so that it says exactly what ran.
-	if raw, err = yaml.Marshal(cfg); err != nil {
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
 		return err
 	}
-	// Ctrl-C (or SIGTERM) lets the current step finish, saves, and exits.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = finetune.Run(ctx, cfg, raw, *resume, stderr)
-	if errors.Is(err, finetune.ErrStopped) {
-		return nil
-	}
-	return err
+	return runJob(func(ctx context.Context) error { return finetune.Run(ctx, cfg, raw, *resume, stderr) }, finetune.ErrStopped)
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {

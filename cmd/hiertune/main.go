@@ -10,12 +10,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 )
 
 // command is one subcommand: its one-line summary and its entry point, which
@@ -112,6 +115,35 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// readConfig reads and parses the job configuration in path; errors name
+// the file.
+func readConfig[C any](path string, parseConfig func([]byte) (*C, error)) (*C, error) {
+	if path == "" {
+		return nil, usageError{"--config is required"}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// runJob runs a long job with a context that Ctrl-C (or SIGTERM) cancels:
+// the job finishes its current step, saves, and returns stopped, which is
+// a clean exit.
+func runJob(job func(context.Context) error, stopped error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := job(ctx); !errors.Is(err, stopped) {
+		return err
 	}
 	return nil
 }

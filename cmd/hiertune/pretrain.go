@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/hiertune/hiertune/pretrain"
 )
@@ -23,22 +21,15 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	cfg, err := readConfig(*config, pretrain.ParseConfig)
+	if err != nil {
+		return err
+	}
 	stopProfile, err := startProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	if *config == "" {
-		return usageError{"--config is required"}
-	}
-	raw, err := os.ReadFile(*config)
-	if err != nil {
-		return err
-	}
-	cfg, err := pretrain.ParseConfig(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *config, err)
-	}
 	if *output != "" {
 		cfg.Output = *output
 	}
@@ -53,12 +44,11 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 			"loss": e.Loss, "perplexity": e.Perplexity, "mlm_accuracy": e.Accuracy,
 			"unigram_perplexity": base.Perplexity, "unigram_accuracy": base.Accuracy})
 	}
-	// Ctrl-C (or SIGTERM) lets the current step finish, saves, and exits.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = pretrain.Run(ctx, cfg, raw, *resume, stderr)
-	if errors.Is(err, pretrain.ErrStopped) {
-		return nil
+	// The run keeps the configuration as resolved: defaults filled in and
+	// the flags applied, so that it says exactly what ran.
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
 	}
-	return err
+	return runJob(func(ctx context.Context) error { return pretrain.Run(ctx, cfg, raw, *resume, stderr) }, pretrain.ErrStopped)
 }
