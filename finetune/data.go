@@ -28,6 +28,9 @@ type example struct {
 	windows []window
 	wordSeg []wordPiece
 	size    int // ids in all windows, for batching by length
+	// units is the length of the windows once words are pooled: each
+	// window's whole words, [CLS] and [SEP].
+	units int
 }
 
 // window is one encoder input: ids and types, and the words it holds
@@ -72,6 +75,7 @@ func encodeWords(tok *tokenizer.Tokenizer, ex *example, maxLen, stride int) erro
 		}
 		ex.windows = append(ex.windows, win)
 		ex.size += len(w.IDs)
+		ex.units += len(win.words) + 2
 		for p := w.OwnStart; p < w.OwnEnd; p++ {
 			word := e.WordIndex[p]
 			seg := &ex.wordSeg[word]
@@ -207,14 +211,14 @@ func (b *batch) poolWords(after int, mode string) {
 }
 
 // groupedBatches cuts examples (indices, in order) into batches of size
-// with similar encoded lengths: pools of 50 batches are sorted by length
-// before being cut, then the batches are shuffled by shuffle (nil: kept in
-// order, longest first).
-func groupedBatches(idx []int, exs []*example, size int, shuffle func(n int, swap func(i, j int))) [][]int {
+// with similar lengths (as length measures them, see batchLength): pools of
+// 50 batches are sorted by length before being cut, then the batches are
+// shuffled by shuffle (nil: kept in order, longest first).
+func groupedBatches(idx []int, exs []*example, size int, length func(*example) int, shuffle func(n int, swap func(i, j int))) [][]int {
 	var out [][]int
 	for lo := 0; lo < len(idx); lo += 50 * size {
 		pool := append([]int(nil), idx[lo:min(len(idx), lo+50*size)]...)
-		sort.SliceStable(pool, func(i, j int) bool { return exs[pool[i]].size > exs[pool[j]].size })
+		sort.SliceStable(pool, func(i, j int) bool { return length(exs[pool[i]]) > length(exs[pool[j]]) })
 		for b := 0; b < len(pool); b += size {
 			out = append(out, pool[b:min(len(pool), b+size)])
 		}
@@ -223,4 +227,17 @@ func groupedBatches(idx []int, exs []*example, size int, shuffle func(n int, swa
 		shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	}
 	return out
+}
+
+// batchLength returns the length batches are grouped by, for an encoder
+// that runs depth layers and pools words after hidden state after (after <
+// 0: no pooling): the pieces the layers below the pooling see plus the
+// units the layers above see. Without pooling that orders examples by
+// pieces; pooling after hidden state 0 orders them by words, so that a
+// batch padded to its longest sentence in words wastes little.
+func batchLength(after, depth int) func(*example) int {
+	if after < 0 || after >= depth {
+		return func(ex *example) int { return ex.size }
+	}
+	return func(ex *example) int { return after*ex.size + (depth-after)*ex.units }
 }

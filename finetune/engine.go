@@ -527,7 +527,7 @@ func (m *Model) CompareEngine(e Engine, outputs []string, datasetName, path stri
 	for i := range idx {
 		idx[i] = i
 	}
-	for _, group := range groupedBatches(idx, exs, batchSize, nil) {
+	for _, group := range groupedBatches(idx, exs, batchSize, m.batchLength(d), nil) {
 		bexs := make([]*example, len(group))
 		for i, j := range group {
 			bexs[i] = exs[j]
@@ -630,7 +630,7 @@ func (m *Model) Speed(e Engine, datasetName, path string, batchSize, rounds int)
 	}
 	var batches []*batch
 	tokens := 0
-	for _, group := range groupedBatches(idx, exs, batchSize, nil) {
+	for _, group := range groupedBatches(idx, exs, batchSize, m.batchLength(d), nil) {
 		bexs := make([]*example, len(group))
 		for i, j := range group {
 			bexs[i] = exs[j]

@@ -24,7 +24,7 @@ func (m *Model) predict(d *dataset, exs []*example, evalBatch int, arena *kernel
 	for i := range idx {
 		idx[i] = i
 	}
-	for _, group := range groupedBatches(idx, exs, evalBatch, nil) {
+	for _, group := range groupedBatches(idx, exs, evalBatch, m.batchLength(d), nil) {
 		bexs := make([]*example, len(group))
 		for i, e := range group {
 			bexs[i] = exs[e]

@@ -94,7 +94,7 @@ func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 	for i := range idx {
 		idx[i] = i
 	}
-	for _, group := range groupedBatches(idx, exs, m.cfg.Eval.BatchSize, nil) {
+	for _, group := range groupedBatches(idx, exs, m.cfg.Eval.BatchSize, m.batchLength(d), nil) {
 		bexs := make([]*example, len(group))
 		for i, e := range group {
 			bexs[i] = exs[e]

@@ -154,6 +154,16 @@ func (m *Model) batch(d *dataset, exs []*example) *batch {
 	return b
 }
 
+// batchLength returns the length the batches of dataset d are grouped by:
+// pieces, or with word pooling inside the encoder, the work of the layers
+// on either side of it.
+func (m *Model) batchLength(d *dataset) func(*example) int {
+	if p := m.cfg.WordPooling; p != nil && d.cfg.Format != "tsv" {
+		return batchLength(p.After, depth(d.tasks))
+	}
+	return batchLength(-1, 0)
+}
+
 // headParams returns the parameters of all task heads, and of the adapters
 // inside the encoder (named "encoder.…"): the depth mixer and the word
 // pooling scorer, if any.

@@ -273,7 +273,7 @@ func (t *trainer) nextBatch(d *dataset) *batch {
 	perPass := (n + bs - 1) / bs
 	if pass := k / perPass; d.batches == nil || d.pass != pass {
 		rng := t.rng(streamOrder, datasetKey(d.name), uint64(pass))
-		d.pass, d.batches = pass, groupedBatches(rng.Perm(n), d.train, bs, rng.Shuffle)
+		d.pass, d.batches = pass, groupedBatches(rng.Perm(n), d.train, bs, t.m.batchLength(d), rng.Shuffle)
 	}
 	group := d.batches[k%perPass]
 	exs := make([]*example, len(group))
