@@ -22,7 +22,7 @@ part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 # 1. Word pooling: tokens/s (real pieces) and the encoder's forward FLOPs.
 part 1 && for k in -1 0 2 4; do
-	r=$(bin/hiertune bench --model checkpoints/default --data "$EWT" --batch 32 --seq 128 --steps 20 --word-pooling "$k" 2>/dev/null)
+	r=$(bin/hiertune bench --model checkpoints/default --data "$EWT" --batch 32 --seq 128 --steps 100 --word-pooling "$k" 2>/dev/null)
 	say "{\"job\":\"bench-pooling\",\"word_pooling\":$k,\"result\":$r}"
 done
 
