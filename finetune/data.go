@@ -229,15 +229,16 @@ func groupedBatches(idx []int, exs []*example, size int, length func(*example) i
 	return out
 }
 
-// batchLength returns the length batches are grouped by, for an encoder
-// that runs depth layers and pools words after hidden state after (after <
-// 0: no pooling): the pieces the layers below the pooling see plus the
-// units the layers above see. Without pooling that orders examples by
-// pieces; pooling after hidden state 0 orders them by words, so that a
-// batch padded to its longest sentence in words wastes little.
-func batchLength(after, depth int) func(*example) int {
-	if after < 0 || after >= depth {
-		return func(ex *example) int { return ex.size }
+// batchLength returns the length batches are grouped by: pieces, or, when
+// words are pooled after hidden state after = 0 (every layer runs on
+// words), the units (words and specials), so that a batch padded to its
+// longest sentence in words wastes little. Pooling after a layer keeps
+// grouping by pieces: the layers below it run on padded pieces, and on EWT
+// grouping by words (or by a mix of both lengths) pads them more than it
+// saves above (docs/performance.md#word-pooling).
+func batchLength(after int) func(*example) int {
+	if after == 0 {
+		return func(ex *example) int { return ex.units }
 	}
-	return func(ex *example) int { return after*ex.size + (depth-after)*ex.units }
+	return func(ex *example) int { return ex.size }
 }

@@ -35,9 +35,9 @@ func TestBatchLength(t *testing.T) {
 	if len(ex.windows) != 1 || ex.units != len(ex.words)+2 {
 		t.Fatalf("%d windows, %d units for %d words", len(ex.windows), ex.units, len(ex.words))
 	}
-	for _, c := range []struct{ after, depth, want int }{{-1, 0, ex.size}, {4, 4, ex.size}, {0, 4, 4 * ex.units}, {1, 4, ex.size + 3*ex.units}} {
-		if got := batchLength(c.after, c.depth)(ex); got != c.want {
-			t.Errorf("batchLength(%d, %d) = %d, want %d", c.after, c.depth, got, c.want)
+	for _, c := range []struct{ after, want int }{{-1, ex.size}, {0, ex.units}, {2, ex.size}} {
+		if got := batchLength(c.after)(ex); got != c.want {
+			t.Errorf("batchLength(%d) = %d, want %d", c.after, got, c.want)
 		}
 	}
 	// Padded pooled units (longest sentence in words × sentences), summed
@@ -60,8 +60,8 @@ func TestBatchLength(t *testing.T) {
 		}
 		return total
 	}
-	byPieces := padded(groupedBatches(idx, exs, 32, batchLength(-1, 0), nil))
-	byWords := padded(groupedBatches(idx, exs, 32, batchLength(0, 4), nil))
+	byPieces := padded(groupedBatches(idx, exs, 32, batchLength(-1), nil))
+	byWords := padded(groupedBatches(idx, exs, 32, batchLength(0), nil))
 	units := 0
 	for _, ex := range exs {
 		units += ex.units

@@ -154,14 +154,13 @@ func (m *Model) batch(d *dataset, exs []*example) *batch {
 	return b
 }
 
-// batchLength returns the length the batches of dataset d are grouped by:
-// pieces, or with word pooling inside the encoder, the work of the layers
-// on either side of it.
+// batchLength returns the length the batches of dataset d are grouped by
+// (see batchLength).
 func (m *Model) batchLength(d *dataset) func(*example) int {
 	if p := m.cfg.WordPooling; p != nil && d.cfg.Format != "tsv" {
-		return batchLength(p.After, depth(d.tasks))
+		return batchLength(p.After)
 	}
-	return batchLength(-1, 0)
+	return batchLength(-1)
 }
 
 // headParams returns the parameters of all task heads, and of the adapters

@@ -24,10 +24,10 @@ type WordBatch struct {
 // WordBatches reads the words of a CoNLL-U or CoNLL file (format "conllu"
 // or "conll"), encodes them with tok in windows of maxLen, and cuts them
 // into batches of size sentences grouped by length, in the order training
-// would see them unshuffled, for an encoder of layers layers. With pool >= 0
-// each batch pools words after hidden state pool, in mode (mean, sum,
-// first or last), and batches are grouped as fine-tuning groups them then.
-func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, layers, pool int, mode string) ([]WordBatch, error) {
+// would see them unshuffled. With pool >= 0 each batch pools words after
+// hidden state pool, in mode (mean, sum, first or last), and batches are
+// grouped as fine-tuning groups them then.
+func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, pool int, mode string) ([]WordBatch, error) {
 	if format != "conllu" && format != "conll" {
 		return nil, fmt.Errorf("word batches from %s: format %q is not word-level", path, format)
 	}
@@ -46,7 +46,7 @@ func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, la
 		idx[i] = i
 	}
 	var out []WordBatch
-	for _, g := range groupedBatches(idx, exs, size, batchLength(pool, layers), nil) {
+	for _, g := range groupedBatches(idx, exs, size, batchLength(pool), nil) {
 		part := make([]*example, len(g))
 		for i, j := range g {
 			part[i] = exs[j]

@@ -90,7 +90,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	bs := []benchBatch{{enc: randomBatch(m.Config, *batch, *seq), tokens: *batch * *seq}}
 	if *dataPath != "" {
-		if bs, err = dataBatches(tok, *dataPath, *format, *batch, *seq, *pool, *poolMode, *warmup+*steps, m.Config); err != nil {
+		if bs, err = dataBatches(tok, *dataPath, *format, *batch, *seq, *pool, *poolMode, *warmup+*steps, m.Config.HiddenSize); err != nil {
 			return err
 		}
 		report["data"], report["word_pooling"], report["pool_mode"] = *dataPath, *pool, *poolMode

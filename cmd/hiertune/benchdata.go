@@ -31,14 +31,14 @@ func benchTokenizer(dir, model string) (*tokenizer.Tokenizer, error) {
 // seq pieces and batches of size sentences, and returns n of its batches
 // spread evenly over the file's (grouped by length, so short and long
 // batches are both timed).
-func dataBatches(tok *tokenizer.Tokenizer, path, format string, size, seq, pool int, mode string, n int, cfg encoder.Config) ([]benchBatch, error) {
-	wbs, err := finetune.WordBatches(tok, path, format, size, seq, cfg.NumHiddenLayers, pool, mode)
+func dataBatches(tok *tokenizer.Tokenizer, path, format string, size, seq, pool int, mode string, n, hidden int) ([]benchBatch, error) {
+	wbs, err := finetune.WordBatches(tok, path, format, size, seq, pool, mode)
 	if err != nil {
 		return nil, err
 	}
 	var score *encoder.Linear
 	if mode == string(encoder.PoolAttention) {
-		score = encoder.NewLinear(cfg.HiddenSize, 1) // zero: the mean
+		score = encoder.NewLinear(hidden, 1) // zero: the mean
 	}
 	out := make([]benchBatch, n)
 	for i := range out {
