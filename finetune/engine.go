@@ -523,16 +523,7 @@ func (m *Model) CompareEngine(e Engine, outputs []string, datasetName, path stri
 	kernels.UseArena(arena)
 	defer kernels.UseArena(nil)
 	diff := map[string]float64{}
-	idx := make([]int, len(exs))
-	for i := range idx {
-		idx[i] = i
-	}
-	for _, group := range groupedBatches(idx, exs, batchSize, m.batchLength(d), nil) {
-		bexs := make([]*example, len(group))
-		for i, j := range group {
-			bexs[i] = exs[j]
-		}
-		b := m.batch(d, bexs)
+	for _, b := range m.inBatches(d, exs, batchSize) {
 		want, err := m.goOutputs(d, b, names, false)
 		if err != nil {
 			return nil, err
@@ -624,18 +615,9 @@ func (m *Model) Speed(e Engine, datasetName, path string, batchSize, rounds int)
 	for _, t := range d.tasks {
 		names = append(names, taskOutputs(t)...)
 	}
-	idx := make([]int, len(exs))
-	for i := range idx {
-		idx[i] = i
-	}
 	var batches []*batch
 	tokens := 0
-	for _, group := range groupedBatches(idx, exs, batchSize, m.batchLength(d), nil) {
-		bexs := make([]*example, len(group))
-		for i, j := range group {
-			bexs[i] = exs[j]
-		}
-		b := m.batch(d, bexs)
+	for _, b := range m.inBatches(d, exs, batchSize) {
 		batches = append(batches, b)
 		tokens += b.tokens
 	}

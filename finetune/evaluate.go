@@ -20,16 +20,7 @@ func (m *Model) predict(d *dataset, exs []*example, evalBatch int, arena *kernel
 	for _, t := range d.tasks {
 		out[t] = make([]prediction, len(exs))
 	}
-	idx := make([]int, len(exs))
-	for i := range idx {
-		idx[i] = i
-	}
-	for _, group := range groupedBatches(idx, exs, evalBatch, m.batchLength(d), nil) {
-		bexs := make([]*example, len(group))
-		for i, e := range group {
-			bexs[i] = exs[e]
-		}
-		b := m.batch(d, bexs)
+	for group, b := range m.inBatches(d, exs, evalBatch) {
 		if m.engine != nil {
 			ps, err := m.enginePredict(d, b)
 			if err != nil {

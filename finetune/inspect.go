@@ -90,16 +90,7 @@ func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 		}
 		defer func() { m.depth.Observe = nil }()
 	}
-	idx := make([]int, len(exs))
-	for i := range idx {
-		idx[i] = i
-	}
-	for _, group := range groupedBatches(idx, exs, m.cfg.Eval.BatchSize, m.batchLength(d), nil) {
-		bexs := make([]*example, len(group))
-		for i, e := range group {
-			bexs[i] = exs[e]
-		}
-		b := m.batch(d, bexs)
+	for _, b := range m.inBatches(d, exs, m.cfg.Eval.BatchSize) {
 		mask = b.enc.AttentionMask
 		if b.words != nil && b.words.After == 0 {
 			mask = b.words.Mask() // the layers read words; pooling higher up ends depth mixing there

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -143,21 +144,52 @@ func (m *Model) buildHeads(labels map[string][]string, seed uint64) error {
 	return nil
 }
 
+// wordPooling returns the word pooling inside the encoder for the batches
+// of dataset d: the job's, except for sentence-level (TSV) datasets, which
+// have no words; nil when there is none.
+func (m *Model) wordPooling(d *dataset) *WordPoolingConfig {
+	if d.cfg.Format == "tsv" {
+		return nil
+	}
+	return m.cfg.WordPooling
+}
+
 // batch encodes examples of dataset d into a batch, laid out for word
 // pooling in the encoder when the job asks for it.
 func (m *Model) batch(d *dataset, exs []*example) *batch {
 	b := makeBatch(exs, max(m.tok.Specials().PAD, 0))
-	if p := m.cfg.WordPooling; p != nil && d.cfg.Format != "tsv" {
+	if p := m.wordPooling(d); p != nil {
 		b.poolWords(p.After, p.Mode)
 		b.words.Score = m.wordScore
 	}
 	return b
 }
 
+// inBatches encodes the examples exs of dataset d in batches of size,
+// grouped by length (longest first) as training groups them, and yields
+// each batch with the indices in exs of its examples.
+func (m *Model) inBatches(d *dataset, exs []*example, size int) iter.Seq2[[]int, *batch] {
+	return func(yield func([]int, *batch) bool) {
+		idx := make([]int, len(exs))
+		for i := range idx {
+			idx[i] = i
+		}
+		for _, group := range groupedBatches(idx, exs, size, m.batchLength(d), nil) {
+			bexs := make([]*example, len(group))
+			for i, e := range group {
+				bexs[i] = exs[e]
+			}
+			if !yield(group, m.batch(d, bexs)) {
+				return
+			}
+		}
+	}
+}
+
 // batchLength returns the length the batches of dataset d are grouped by
 // (see batchLength).
 func (m *Model) batchLength(d *dataset) func(*example) int {
-	if p := m.cfg.WordPooling; p != nil && d.cfg.Format != "tsv" {
+	if p := m.wordPooling(d); p != nil {
 		return batchLength(p.After)
 	}
 	return batchLength(-1)
