@@ -11,6 +11,7 @@
 # (seed 1). Seeds run in the outer loop, so a partial run covers every job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/logged.sh
 SEEDS=${SEEDS:-"1 2 3"}
 OUT=${OUT:-runs/distill}
 TEACHER=${TEACHER:-runs/teachers/ewt-hier}
@@ -25,9 +26,7 @@ teacher() { # teacher CONFIG DIR
 	[ -f "$2.log" ] && return
 	echo "== teacher $2" >&2
 	mkdir -p "$(dirname "$2")"
-	bin/hiertune finetune --config "examples/$1.yaml" --output "$2" --seed 1 --steps "$TEACHER_STEPS" $([ -f "$2/latest" ] && echo --resume) 2>"$2.log.tmp" || { cat "$2.log.tmp" >&2; exit 1; }
-	mv "$2.log.tmp" "$2.log"
-	tail -1 "$2.log" >&2
+	logged "$2.log" bin/hiertune finetune --config "examples/$1.yaml" --output "$2" --seed 1 --steps "$TEACHER_STEPS" $([ -f "$2/latest" ] && echo --resume)
 }
 teacher ewt-hier "$TEACHER"
 case " $JOBS " in *" multi-teacher "*) teacher ner-only "$NER_TEACHER" ;; esac
@@ -46,9 +45,7 @@ for s in $SEEDS; do
 		flags=""
 		[ -d "$d/checkpoints" ] && flags="--resume"
 		echo "== $j seed $s" >&2
-		bin/hiertune distill --config "$cfgs/$j.yaml" --output "$d" --seed "$s" $flags 2>"$d.log.tmp" || { cat "$d.log.tmp" >&2; exit 1; }
-		mv "$d.log.tmp" "$d.log"
-		tail -1 "$d.log" >&2
+		logged "$d.log" bin/hiertune distill --config "$cfgs/$j.yaml" --output "$d" --seed "$s" $flags
 	done
 done
 python3 scripts/results_table.py "$OUT"

@@ -9,6 +9,7 @@
 # all: 392 steps = one epoch of EWT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/logged.sh
 SEEDS=${SEEDS:-"1 2 3"}
 OUT=${OUT:-runs/exp}
 STEPS=${STEPS:-}
@@ -27,9 +28,7 @@ for c in $CONFIGS; do
 		[ -n "$STEPS" ] && flags="--steps $STEPS"
 		[ -f "$d/latest" ] && flags="$flags --resume"
 		echo "== $c seed $s" >&2
-		bin/hiertune finetune --config "examples/$c.yaml" --output "$d" --seed "$s" $flags 2>"$d.log.tmp" || { cat "$d.log.tmp" >&2; exit 1; }
-		mv "$d.log.tmp" "$d.log"
-		tail -1 "$d.log" >&2
+		logged "$d.log" bin/hiertune finetune --config "examples/$c.yaml" --output "$d" --seed "$s" $flags
 	done
 done
 python3 scripts/results_table.py "$OUT"
