@@ -70,7 +70,7 @@ func newAugmenter(cfg AugmentConfig, ref string) (*augmenter, error) {
 	if err != nil {
 		return nil, err
 	}
-	mlm, err := heads.LoadMaskedLM(ck, enc)
+	mlm, err := heads.LoadMaskedLM(ck.Tensors, enc)
 	if err != nil {
 		return nil, fmt.Errorf("task.augment.model %s: %w", ref, err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/heads"
-	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
 )
 
@@ -33,8 +32,8 @@ func mlmCheckpoint(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	weights := mlm.Tensors()
-	for n, v := range loader.ParamTensors(m) {
+	weights := encoder.Tensors(mlm.NamedParams())
+	for n, v := range encoder.Tensors(m.NamedParams()) {
 		weights["bert."+n] = v
 	}
 	if files["model.safetensors"], err = safetensors.Encode(weights, map[string]string{"format": "pt"}); err != nil {

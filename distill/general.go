@@ -18,7 +18,6 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/loader/tokenizer"
 	"github.com/hiertune/hiertune/optim"
 	"github.com/hiertune/hiertune/pretrain"
@@ -405,11 +404,7 @@ func (g *general) save(name string) error {
 		return err
 	}
 	if g.projPs != nil {
-		ps := map[string]*tensor.Tensor{}
-		for _, np := range g.projPs {
-			ps[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
-		}
-		if files["projection.safetensors"], err = safetensors.Encode(ps, nil); err != nil {
+		if files["projection.safetensors"], err = safetensors.Encode(encoder.Tensors(g.projPs), nil); err != nil {
 			return err
 		}
 	}
@@ -430,15 +425,8 @@ func (g *general) restore(dir string) error {
 		if err != nil {
 			return err
 		}
-		ts := f.Tensors()
-		for _, np := range g.projPs {
-			t, ok := ts[np.Name]
-			if !ok {
-				return fmt.Errorf("%s: missing tensor %q", f.Path, np.Name)
-			}
-			if err := loader.Assign(kernels.Values(np.Param), np.Shape, t); err != nil {
-				return fmt.Errorf("%s: tensor %q: %w", f.Path, np.Name, err)
-			}
+		if err := encoder.LoadTensors(g.projPs, f.Tensors()); err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
 	f, err := safetensors.ReadFile(filepath.Join(dir, "optimizer.safetensors"))

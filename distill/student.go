@@ -11,8 +11,8 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // StudentConfig says how the student encoder is made.
@@ -168,7 +168,7 @@ func copyLayer(dst, src *encoder.Layer) {
 func encoderFiles(m *encoder.Model, raw map[string]json.RawMessage, tokDir string) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	weights := map[string]*tensor.Tensor{}
-	for n, t := range loader.ParamTensors(m) {
+	for n, t := range encoder.Tensors(m.NamedParams()) {
 		weights["bert."+n] = t
 	}
 	var err error

@@ -17,6 +17,7 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // Model is a BERT-family encoder: embeddings, a stack of layers and an
@@ -187,6 +188,31 @@ type NamedParam struct {
 	Name  string
 	Param *nn.Param
 	Shape []int
+}
+
+// Tensors returns parameters as F32 tensors under their names, for
+// writing a checkpoint.
+func Tensors(ps []NamedParam) map[string]*tensor.Tensor {
+	out := make(map[string]*tensor.Tensor, len(ps))
+	for _, np := range ps {
+		out[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
+	}
+	return out
+}
+
+// LoadTensors copies every parameter's values from the tensor of its
+// name in ts, checking its shape; errors name the tensor.
+func LoadTensors(ps []NamedParam, ts map[string]*tensor.Tensor) error {
+	for _, np := range ps {
+		t, ok := ts[np.Name]
+		if !ok {
+			return fmt.Errorf("missing tensor %q", np.Name)
+		}
+		if err := t.CopyTo(kernels.Values(np.Param), np.Shape); err != nil {
+			return fmt.Errorf("tensor %q: %w", np.Name, err)
+		}
+	}
+	return nil
 }
 
 // NamedParams returns every parameter under its HuggingFace BertModel key

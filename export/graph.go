@@ -8,8 +8,8 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // graph accumulates the nodes and initializers of an ONNX graph. Values

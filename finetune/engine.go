@@ -14,7 +14,7 @@ import (
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // The inputs of a model's exported graph (see GraphInputs), all INT64.

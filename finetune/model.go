@@ -12,11 +12,10 @@ import (
 
 	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/encoder"
-	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // Model is an encoder with the heads of a job's tasks.
@@ -232,7 +231,7 @@ func depth(tasks []*task) int {
 func (m *Model) checkpointFiles() (map[string][]byte, error) {
 	files := map[string][]byte{}
 	weights := map[string]*tensor.Tensor{}
-	for n, t := range loader.ParamTensors(m.Encoder) {
+	for n, t := range encoder.Tensors(m.Encoder.NamedParams()) {
 		weights[m.prefix+n] = t
 	}
 	var err error
@@ -248,10 +247,7 @@ func (m *Model) checkpointFiles() (map[string][]byte, error) {
 	if files["config.json"], err = loader.ConfigJSON(m.Encoder.Config, raw); err != nil {
 		return nil, err
 	}
-	headTensors := map[string]*tensor.Tensor{}
-	for _, np := range m.headParams() {
-		headTensors[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
-	}
+	headTensors := encoder.Tensors(m.headParams())
 	var infos []TaskInfo
 	for _, t := range m.tasks {
 		infos = append(infos, TaskInfo{Config: t.cfg, Labels: t.labels})
@@ -297,15 +293,8 @@ func (m *Model) loadHeads(dir string) error {
 	if err != nil {
 		return err
 	}
-	ts := f.Tensors()
-	for _, np := range m.headParams() {
-		tt, ok := ts[np.Name]
-		if !ok {
-			return fmt.Errorf("%s: missing tensor %q", f.Path, np.Name)
-		}
-		if err := loader.Assign(kernels.Values(np.Param), np.Shape, tt); err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", f.Path, np.Name, err)
-		}
+	if err := encoder.LoadTensors(m.headParams(), f.Tensors()); err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
 	}
 	return nil
 }

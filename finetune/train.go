@@ -22,9 +22,9 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/optim"
 	"github.com/hiertune/hiertune/run"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // ErrStopped is returned when a run stopped early (interrupted) after

@@ -10,8 +10,6 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
-	"github.com/hiertune/hiertune/loader"
-	"github.com/hiertune/hiertune/loader/tensor"
 )
 
 // Head is what every task head offers the trainer: its parameters under
@@ -52,29 +50,6 @@ func linearParams(prefix string, l *encoder.Linear) []encoder.NamedParam {
 func matrixParam(name string, p *nn.Param) encoder.NamedParam {
 	r, c := kernels.Dims(p)
 	return encoder.NamedParam{Name: name, Param: p, Shape: []int{r, c}}
-}
-
-// Tensors returns a head's parameters as F32 tensors by name, for saving.
-func Tensors(h Head) map[string]*tensor.Tensor {
-	out := map[string]*tensor.Tensor{}
-	for _, np := range h.NamedParams() {
-		out[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
-	}
-	return out
-}
-
-// Load copies a head's parameters from tensors, checking names and shapes.
-func Load(h Head, ts map[string]*tensor.Tensor) error {
-	for _, np := range h.NamedParams() {
-		t, ok := ts[np.Name]
-		if !ok {
-			return fmt.Errorf("missing tensor %q", np.Name)
-		}
-		if err := loader.Assign(kernels.Values(np.Param), np.Shape, t); err != nil {
-			return fmt.Errorf("tensor %q: %w", np.Name, err)
-		}
-	}
-	return nil
 }
 
 // WordPooler turns the wordpiece states of a word into one vector: the

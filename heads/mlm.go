@@ -10,8 +10,7 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
-	"github.com/hiertune/hiertune/loader"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // MaskedLM is BERT's masked-language-model head (BertOnlyMLMHead): a dense
@@ -75,23 +74,23 @@ var robertaNames = map[string]string{
 	"cls.predictions.bias":                       "lm_head.bias",
 }
 
-// LoadMaskedLM builds the MLM head of a checkpoint's model from its
-// cls.predictions.* (BERT) or lm_head.* (RoBERTa) tensors.
-func LoadMaskedLM(ck *loader.Checkpoint, m *encoder.Model) (*MaskedLM, error) {
+// LoadMaskedLM builds the MLM head of model m from a checkpoint's tensors
+// ts: its cls.predictions.* (BERT) or lm_head.* (RoBERTa) ones.
+func LoadMaskedLM(ts map[string]*tensor.Tensor, m *encoder.Model) (*MaskedLM, error) {
 	h, err := NewMaskedLM(m, nil)
 	if err != nil {
 		return nil, err
 	}
 	for _, np := range h.NamedParams() {
-		t, ok := ck.Tensors[np.Name]
+		t, ok := ts[np.Name]
 		if !ok {
-			t, ok = ck.Tensors[robertaNames[np.Name]]
+			t, ok = ts[robertaNames[np.Name]]
 		}
 		if !ok {
-			return nil, fmt.Errorf("%s: no masked-LM head (missing %q)", ck.Dir, np.Name)
+			return nil, fmt.Errorf("no masked-LM head (missing %q)", np.Name)
 		}
-		if err := loader.Assign(kernels.Values(np.Param), np.Shape, t); err != nil {
-			return nil, fmt.Errorf("%s: tensor %q: %w", ck.Files[np.Name], np.Name, err)
+		if err := t.CopyTo(kernels.Values(np.Param), np.Shape); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", np.Name, err)
 		}
 	}
 	return h, nil
@@ -104,13 +103,4 @@ func (h *MaskedLM) Forward(states mat.Tensor, rows []int) mat.Tensor {
 	x = kernels.Activate(h.Dense.Forward(x), h.Activation)
 	x = h.LayerNorm.Forward(x, nil, kernels.Dropout{})
 	return kernels.Linear(x, h.Decoder, h.Bias)
-}
-
-// Tensors returns the head's parameters as F32 tensors by name.
-func (h *MaskedLM) Tensors() map[string]*tensor.Tensor {
-	out := map[string]*tensor.Tensor{}
-	for _, np := range h.NamedParams() {
-		out[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
-	}
-	return out
 }

@@ -33,7 +33,7 @@ func TestMaskedLMMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := LoadMaskedLM(ck, m)
+	head, err := LoadMaskedLM(ck.Tensors, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestLoadMaskedLMNeedsTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := ck.Model()
-	if _, err := LoadMaskedLM(ck, m); err == nil {
+	if _, err := LoadMaskedLM(ck.Tensors, m); err == nil {
 		t.Fatal("a checkpoint without an MLM head loaded one")
 	}
 }

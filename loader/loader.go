@@ -27,7 +27,7 @@ import (
 	"github.com/hiertune/hiertune/loader/hub"
 	"github.com/hiertune/hiertune/loader/pytorch"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // Checkpoint is a checkpoint's configuration and weights, not yet turned
@@ -247,8 +247,8 @@ func (c *Checkpoint) Model() (*encoder.Model, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: missing tensor %q%s", c.Dir, c.Prefix+np.Name, missingHint(np.Name))
 		}
-		if err := Assign(kernels.Values(np.Param), np.Shape, t); err != nil {
-			return nil, fmt.Errorf("%s: tensor %q: %w", c.Files[np.Name], c.Prefix+np.Name, err)
+		if err := t.CopyTo(kernels.Values(np.Param), np.Shape); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w (does config.json match the weights?)", c.Files[np.Name], c.Prefix+np.Name, err)
 		}
 	}
 	return m, nil
@@ -259,33 +259,6 @@ func missingHint(name string) string {
 		return " (the pooler's weight and bias must both be present or both absent)"
 	}
 	return ""
-}
-
-// Assign copies a checkpoint tensor into a parameter's values, after
-// checking that it has the parameter's (PyTorch) shape.
-func Assign(dst []float32, shape []int, t *tensor.Tensor) error {
-	if !slices.Equal(t.Shape, shape) {
-		return fmt.Errorf("shape %v, want %v (does config.json match the weights?)", t.Shape, shape)
-	}
-	if !t.DType.IsFloat() {
-		return fmt.Errorf("dtype %s is not a floating-point type", t.DType)
-	}
-	v, err := t.Float32()
-	if err != nil {
-		return err
-	}
-	copy(dst, v)
-	return nil
-}
-
-// ParamTensors returns the model's parameters as F32 tensors under their
-// canonical names, for writing a checkpoint.
-func ParamTensors(m *encoder.Model) map[string]*tensor.Tensor {
-	out := map[string]*tensor.Tensor{}
-	for _, np := range m.NamedParams() {
-		out[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
-	}
-	return out
 }
 
 // Open reads a checkpoint from ref: a directory, an .onnx file,

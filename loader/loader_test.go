@@ -16,7 +16,7 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader/hub"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 func mustModel(t *testing.T, dir string) *encoder.Model {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/loader/onnxweights"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // readONNX extracts the encoder weights of a BERT exported to ONNX.

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 var toDType = map[DataType]tensor.DType{

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // expectedTensor is an entry of testdata/tensors.json: the little-endian

@@ -30,7 +30,7 @@ func Evaluate(cfg *Config, ref string, log io.Writer) (Eval, Baseline, error) {
 	if t.tok, err = tokenizer.Load(ck.Dir); err != nil {
 		return Eval{}, Baseline{}, err
 	}
-	if t.mlm, err = heads.LoadMaskedLM(ck, t.model); err != nil {
+	if t.mlm, err = heads.LoadMaskedLM(ck.Tensors, t.model); err != nil {
 		return Eval{}, Baseline{}, fmt.Errorf("%s: no usable masked-LM head: %w", ref, err)
 	}
 	dir := filepath.Join(cfg.Output, "data")

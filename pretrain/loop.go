@@ -19,10 +19,10 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/loader/tokenizer"
 	"github.com/hiertune/hiertune/optim"
 	"github.com/hiertune/hiertune/run"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // Streams of the run's random numbers, derived from the seed so that any
@@ -356,15 +356,15 @@ func (t *trainer) computeBaseline() error {
 // BertForPreTraining) directory, plus the optimiser's state and the run's.
 func (t *trainer) save(name string) error {
 	weights := map[string]*tensor.Tensor{}
-	for n, tt := range loader.ParamTensors(t.model) {
+	for n, tt := range encoder.Tensors(t.model.NamedParams()) {
 		weights[t.prefix+n] = tt
 	}
-	for n, tt := range t.mlm.Tensors() {
+	for n, tt := range encoder.Tensors(t.mlm.NamedParams()) {
 		weights[n] = tt
 	}
 	if t.pair != nil {
-		for _, np := range pairParams(t.pair) {
-			weights[np.Name] = tensor.FromFloat32(np.Shape, kernels.Values(np.Param))
+		for n, tt := range encoder.Tensors(pairParams(t.pair)) {
+			weights[n] = tt
 		}
 	}
 	files := map[string][]byte{}
@@ -427,16 +427,7 @@ func pairParams(l *encoder.Linear) []encoder.NamedParam {
 }
 
 func loadPair(ck *loader.Checkpoint, l *encoder.Linear) error {
-	for _, np := range pairParams(l) {
-		tt, ok := ck.Tensors[np.Name]
-		if !ok {
-			return fmt.Errorf("no %s", np.Name)
-		}
-		if err := loader.Assign(kernels.Values(np.Param), np.Shape, tt); err != nil {
-			return err
-		}
-	}
-	return nil
+	return encoder.LoadTensors(pairParams(l), ck.Tensors)
 }
 
 // copyTokenizer copies a tokenizer (a vocab.txt, a tokenizer.json, or a

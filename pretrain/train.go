@@ -161,7 +161,7 @@ func (t *trainer) fromCheckpoint(ck *loader.Checkpoint) error {
 	}
 	rng := rand.New(rand.NewPCG(t.cfg.Train.Seed, 1))
 	init := func(p *nn.Param) { encoder.InitNormal(p, t.model.Config.InitializerRange, rng) }
-	if t.mlm, err = heads.LoadMaskedLM(ck, t.model); err != nil {
+	if t.mlm, err = heads.LoadMaskedLM(ck.Tensors, t.model); err != nil {
 		if t.mlm, err = heads.NewMaskedLM(t.model, init); err != nil {
 			return err
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/hiertune/hiertune/internal/atomicfile"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // torchDTypes are config.json's names for the weight dtypes.

@@ -16,8 +16,8 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/hub"
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 func runEncode(args []string, stdout, stderr io.Writer) error {

@@ -33,9 +33,9 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	head, err := heads.LoadMaskedLM(ck, m)
+	head, err := heads.LoadMaskedLM(ck.Tensors, m)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", ck.Dir, err)
 	}
 	tok, err := tokenizer.Load(ck.Dir)
 	if err != nil {

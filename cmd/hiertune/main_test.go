@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 func run(args ...string) (code int, stdout, stderr string) {

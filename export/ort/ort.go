@@ -19,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // LibraryEnv is the environment variable that points at the ONNX Runtime

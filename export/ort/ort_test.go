@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 func named(n string) onnx.Dimension { return onnx.Dimension{Param: n} }

@@ -9,7 +9,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // available reports whether this build can run ONNX Runtime.

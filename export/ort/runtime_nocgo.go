@@ -3,7 +3,7 @@
 package ort
 
 import (
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // available reports whether this build can run ONNX Runtime.

@@ -19,8 +19,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // Config is the model configuration that the graph shows, with HF

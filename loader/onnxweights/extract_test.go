@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // readSafetensors reads a checkpoint written by the oracles' st_io.py and

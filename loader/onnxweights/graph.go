@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/hiertune/hiertune/loader/tensor"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // graph indexes an ONNX graph for walking it in both directions.

@@ -7,7 +7,7 @@ import (
 	"io"
 	"math/big"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // legacyMagic and legacyProtocol open every file in the legacy format.

@@ -41,7 +41,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // Load reads the torch.save checkpoint at path and returns its tensors by

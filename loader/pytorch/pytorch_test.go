@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/hiertune/hiertune/loader/safetensors"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // readSafetensors reads a golden file that testdata/make_fixtures.py wrote.

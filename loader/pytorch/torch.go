@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // callable is a whitelisted Python class or function that REDUCE (and, for

@@ -22,7 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hiertune/hiertune/internal/atomicfile"
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 // MaxHeaderSize is the largest header accepted, as in the reference

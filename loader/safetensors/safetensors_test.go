@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hiertune/hiertune/loader/tensor"
+	"github.com/hiertune/hiertune/tensor"
 )
 
 func TestReadOracleFile(t *testing.T) {

@@ -1,6 +1,7 @@
-// Package tensor defines the raw, named tensors that checkpoint readers
-// (safetensors, PyTorch pickles, ONNX initializers) produce and that the
-// loader turns into encoder parameters.
+// Package tensor defines the raw tensor hiertune exchanges between its
+// parts: what checkpoint readers (safetensors, PyTorch pickles, ONNX
+// initializers) produce, what checkpoints and optimiser states are written
+// as, and what ONNX Runtime takes and returns.
 //
 // A Tensor keeps its bytes exactly as stored (little-endian, row-major) so
 // readers never convert more than they must; Float32 and Int64 convert on
@@ -11,6 +12,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // DType names an element type with the spelling safetensors uses.
@@ -260,4 +262,25 @@ func FromFloat32As(shape []int, v []float32, dtype DType) (*Tensor, error) {
 		return &Tensor{DType: dtype, Shape: append([]int(nil), shape...), Data: b}, nil
 	}
 	return nil, fmt.Errorf("cannot write float values as %s", dtype)
+}
+
+// CopyTo copies the tensor's values, converted to float32, into dst, a
+// parameter of the given shape: the shapes must be equal and the dtype a
+// floating-point one.
+func (t *Tensor) CopyTo(dst []float32, shape []int) error {
+	if !slices.Equal(t.Shape, shape) {
+		return fmt.Errorf("shape %v, want %v", t.Shape, shape)
+	}
+	if !t.DType.IsFloat() {
+		return fmt.Errorf("dtype %s is not a floating-point type", t.DType)
+	}
+	v, err := t.Float32()
+	if err != nil {
+		return err
+	}
+	if len(v) != len(dst) {
+		return fmt.Errorf("%d values for a parameter of %d", len(v), len(dst))
+	}
+	copy(dst, v)
+	return nil
 }
