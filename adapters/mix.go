@@ -172,18 +172,5 @@ func (m *Mixer) StaticWeights() []float64 {
 	default:
 		return nil
 	}
-	mx := math.Inf(-1)
-	for _, v := range w {
-		mx = max(mx, float64(v))
-	}
-	out := make([]float64, len(w))
-	var z float64
-	for i, v := range w {
-		out[i] = math.Exp(float64(v) - mx)
-		z += out[i]
-	}
-	for i := range out {
-		out[i] /= z
-	}
-	return out
+	return kernels.Softmax64(w)
 }

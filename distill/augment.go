@@ -12,8 +12,8 @@ import (
 
 	"github.com/hiertune/hiertune/data/conll"
 	"github.com/hiertune/hiertune/data/conllu"
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
-	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
@@ -37,14 +37,8 @@ type AugmentConfig struct {
 	TopK        int     `yaml:"top_k"`
 }
 
-func (c *AugmentConfig) defaults() {
-	if c.Probability == 0 {
-		c.Probability = 0.4
-	}
-	if c.TopK == 0 {
-		c.TopK = 15
-	}
-}
+// augmentDefaults returns the augmentation's defaults (off).
+func augmentDefaults() AugmentConfig { return AugmentConfig{Probability: 0.4, TopK: 15} }
 
 func (c *AugmentConfig) validate() error {
 	if c.Factor < 0 || c.Probability < 0 || c.Probability > 1 || c.TopK < 1 {
@@ -214,7 +208,7 @@ func (a *augmenter) variants(words []string, cands [][]string, rng *rand.Rand) [
 // augmentDataset writes the augmented training set of dataset name into
 // dir and returns the dataset reading it. A file written before (by an
 // interrupted job) is reused: it depends only on the configuration.
-func (a *augmenter) augmentDataset(name string, d finetune.DatasetConfig, dir string, seed uint64, log io.Writer) (finetune.DatasetConfig, error) {
+func (a *augmenter) augmentDataset(name string, d datasets.Config, dir string, seed uint64, log io.Writer) (datasets.Config, error) {
 	ext := map[string]string{"conllu": ".conllu", "conll": ".conll"}[d.Format]
 	if ext == "" {
 		return d, fmt.Errorf("task.augment: dataset %s is %s; augmentation reads conllu and conll", name, d.Format)
@@ -254,7 +248,8 @@ func (a *augmenter) augmentDataset(name string, d finetune.DatasetConfig, dir st
 			return d, err
 		}
 	} else {
-		sents, err := conll.ReadFile(d.Train, conll.Options{TokenPrefix: d.TokenPrefix, StripBOM: d.StripBOM})
+		o := d.Options.(*datasets.ConllOptions)
+		sents, err := conll.ReadFile(d.Train, conll.Options{TokenPrefix: o.TokenPrefix, StripBOM: o.StripBOM})
 		if err != nil {
 			return d, err
 		}
@@ -272,7 +267,7 @@ func (a *augmenter) augmentDataset(name string, d finetune.DatasetConfig, dir st
 		prefixed := func(words []string) []string {
 			out := make([]string, len(words))
 			for i, w := range words {
-				out[i] = d.TokenPrefix + w
+				out[i] = o.TokenPrefix + w
 			}
 			return out
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hiertune/hiertune/data/conll"
 	"github.com/hiertune/hiertune/data/conllu"
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/heads"
@@ -66,7 +67,7 @@ func TestAugmentConllu(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	d, err := a.augmentDataset("ewt", finetune.DatasetConfig{Format: "conllu", Train: ewtTrain, Limit: 20}, dir, 1, io.Discard)
+	d, err := a.augmentDataset("ewt", datasets.Config{Format: "conllu", Train: ewtTrain, Limit: 20}, dir, 1, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestAugmentConllu(t *testing.T) {
 	}
 	// A second call reuses the file.
 	before, _ := os.ReadFile(d.Train)
-	if _, err := a.augmentDataset("ewt", finetune.DatasetConfig{Format: "conllu", Train: ewtTrain, Limit: 20}, dir, 2, io.Discard); err != nil {
+	if _, err := a.augmentDataset("ewt", datasets.Config{Format: "conllu", Train: ewtTrain, Limit: 20}, dir, 2, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := os.ReadFile(d.Train); !slices.Equal(before, after) {
@@ -129,7 +130,7 @@ func TestAugmentConll(t *testing.T) {
 	if err := os.WriteFile(src, []byte("en:the\tO\nen:city\tO\nen:Paris\tB-LOC\n\nen:a\tO\nen:man\tO\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := a.augmentDataset("ner", finetune.DatasetConfig{Format: "conll", Train: src, TokenPrefix: "en:", Scheme: "iob2"}, dir, 1, io.Discard)
+	d, err := a.augmentDataset("ner", datasets.Config{Format: "conll", Train: src, Options: &datasets.ConllOptions{TokenPrefix: "en:", Scheme: "iob2"}}, dir, 1, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestAugmentConll(t *testing.T) {
 	if !slices.Equal(got[1].Tags, got[0].Tags) || slices.Equal(got[1].Words, got[0].Words) {
 		t.Errorf("copy %v of %v", got[1], got[0])
 	}
-	if _, err := a.augmentDataset("sst", finetune.DatasetConfig{Format: "tsv", Train: src}, dir, 1, io.Discard); err == nil {
+	if _, err := a.augmentDataset("sst", datasets.Config{Format: "tsv", Train: src}, dir, 1, io.Discard); err == nil {
 		t.Error("no error for a tsv dataset")
 	}
 }
@@ -165,7 +166,7 @@ func TestAugmentedJob(t *testing.T) {
 	if !strings.Contains(string(b), filepath.Join(out, augmentedDir, "ewt-train.conllu")) {
 		t.Errorf("the student does not train on the augmented set:\n%s", b)
 	}
-	if _, err := finetune.Open(StudentRun(out), "latest", io.Discard); err != nil {
+	if _, err := finetune.Open(StudentRun(out), "latest"); err != nil {
 		t.Fatal(err)
 	}
 }

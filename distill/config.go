@@ -1,13 +1,16 @@
 package distill
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"math"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/finetune"
+	"github.com/hiertune/hiertune/internal/yamlstrict"
+	"github.com/hiertune/hiertune/train"
 )
 
 // Config is a distillation job. Unknown keys are errors.
@@ -27,7 +30,7 @@ type Config struct {
 	Student           StudentConfig     `yaml:"student"`
 	// Datasets replaces the teachers' datasets (for data elsewhere than
 	// where the teachers were trained); tasks keep their dataset names.
-	Datasets map[string]finetune.DatasetConfig `yaml:"datasets"`
+	Datasets map[string]datasets.Config `yaml:"datasets"`
 	// General is stage 1 (nil: none); Task is stage 2 (nil: none, the
 	// job then ends with the general student in checkpoints/).
 	General *GeneralConfig `yaml:"general"`
@@ -58,26 +61,16 @@ type GeneralConfig struct {
 	// Corpus lists plain-text files, one sentence or paragraph per line.
 	Corpus []string `yaml:"corpus"`
 	// Heldout is the share of the corpus's lines kept out of training, on
-	// which the losses are measured at the end (chosen by a hash of each
-	// line, as pretraining does).
+	// which the losses are measured (chosen by a hash of each line, as
+	// pretraining does): at the end, or every train.eval_every steps.
 	Heldout   float64 `yaml:"heldout"`
 	MaxLength int     `yaml:"max_length"`
-	BatchSize int     `yaml:"batch_size"`
-	Steps     int     `yaml:"steps"`
-	Epochs    float64 `yaml:"epochs"`
-	// LearningRate peaks after Warmup (a share of the steps) and decays
-	// linearly to 0.
-	LearningRate float64 `yaml:"learning_rate"`
-	Warmup       float64 `yaml:"warmup"`
-	WeightDecay  float64 `yaml:"weight_decay"`
-	Clip         float64 `yaml:"clip"`
 	// LayerMap pairs [student, teacher] hidden states; default uniform.
 	LayerMap [][2]int `yaml:"layer_map"`
 	Weights  Weights  `yaml:"weights"`
-	// Keep is how many recent checkpoints to keep; Every saves one every
-	// Every steps (0: only at the end and when interrupted).
-	Keep  int `yaml:"keep"`
-	Every int `yaml:"every"`
+	// Train is the train: block every job shares (seed and threads are
+	// the job's, at its top level).
+	Train train.Config `yaml:"train"`
 }
 
 // TaskConfig is stage 2: task-specific distillation.
@@ -102,10 +95,13 @@ type TaskConfig struct {
 	// Cache keeps the teacher's predictions on disk (output/teacher-cache)
 	// so that later epochs do not recompute them (default true).
 	Cache *bool `yaml:"cache"`
-	// Train and Eval are the fine-tuning settings of the student run
-	// (steps and epochs come from the phases).
-	Train finetune.TrainConfig `yaml:"train"`
-	Eval  finetune.EvalConfig  `yaml:"eval"`
+	// Sampling and SamplingTemperature decide which datasets a step of the
+	// student draws from (see finetune.Config).
+	Sampling            string  `yaml:"sampling"`
+	SamplingTemperature float64 `yaml:"sampling_temperature"`
+	// Train is the train: block of the student's fine-tuning run (steps
+	// and epochs come from the phases; seed and threads are the job's).
+	Train train.Config `yaml:"train"`
 }
 
 // Phase is the length of a phase of stage 2, in steps or in epochs of the
@@ -119,24 +115,27 @@ type Phase struct {
 // gives a number (constant) or [start, end].
 type Schedule struct {
 	Start, End float64
-	set        bool
 }
 
 // Constant returns a schedule that stays at v.
-func Constant(v float64) Schedule { return Schedule{Start: v, End: v, set: true} }
+func Constant(v float64) Schedule { return Schedule{Start: v, End: v} }
 
-// UnmarshalYAML reads a number or a [start, end] pair.
+// UnmarshalYAML reads a number or a [start, end] pair of finite numbers.
 func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
 	var v float64
-	if err := n.Decode(&v); err == nil {
-		*s = Constant(v)
-		return nil
-	}
 	var pair []float64
-	if err := n.Decode(&pair); err != nil || len(pair) != 2 {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Decode(&v) == nil:
+		pair = []float64{v, v}
+	case n.Decode(&pair) != nil || len(pair) != 2:
 		return fmt.Errorf("line %d: want a number or [start, end]", n.Line)
 	}
-	*s = Schedule{Start: pair[0], End: pair[1], set: true}
+	for _, x := range pair {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("line %d: want finite numbers, got %q", n.Line, n.Value)
+		}
+	}
+	*s = Schedule{Start: pair[0], End: pair[1]}
 	return nil
 }
 
@@ -157,18 +156,31 @@ func (s Schedule) At(done, total int) float64 {
 	return s.Start + f*(s.End-s.Start)
 }
 
-func (s *Schedule) orDefault(v float64) {
-	if !s.set {
-		*s = Constant(v)
-	}
+// renames are the keys of earlier versions' configurations.
+var renames = yamlstrict.Renames{
+	"general.batch_size":     "general.train.batch_size",
+	"general.steps":          "general.train.steps",
+	"general.epochs":         "general.train.epochs",
+	"general.learning_rate":  "general.train.learning_rate",
+	"general.warmup":         "general.train.warmup",
+	"general.weight_decay":   "general.train.weight_decay",
+	"general.clip":           "general.train.clip",
+	"general.keep":           "general.train.keep",
+	"general.every":          "general.train.save_every",
+	"task.eval.every":        "task.train.eval_every",
+	"task.eval.select":       "task.train.select",
+	"task.eval.patience":     "task.train.patience",
+	"task.eval.batch_size":   "task.train.eval_batch_size",
+	"task.eval.keep":         "task.train.keep",
+	"task.train.sampling":    "task.sampling",
+	"task.train.temperature": "task.sampling_temperature",
 }
 
-// ParseConfig reads a job, rejecting unknown keys, and fills in defaults.
+// ParseConfig reads a job, rejecting unknown keys and invalid values, with
+// the defaults filled in.
 func ParseConfig(data []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
+	c := Config{TeacherCheckpoint: "best"}
+	if err := yamlstrict.Decode(data, &c, renames); err != nil {
 		return nil, err
 	}
 	c.defaults()
@@ -178,47 +190,29 @@ func ParseConfig(data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// UnmarshalYAML reads stage 1 with its defaults filled in first.
+func (g *GeneralConfig) UnmarshalYAML(n *yaml.Node) error {
+	*g = GeneralConfig{
+		MaxLength: 128, Heldout: 0.01,
+		Weights: Weights{Embeddings: Constant(1), Hidden: Constant(1), Attention: Constant(1)},
+		Train:   train.Config{BatchSize: 32, LearningRate: 5e-5, Clip: 1, Accumulate: 1, Keep: 1},
+	}
+	return yamlstrict.DecodeNode(n, g, "general")
+}
+
+// UnmarshalYAML reads stage 2 with its defaults filled in first.
+func (t *TaskConfig) UnmarshalYAML(n *yaml.Node) error {
+	on := true
+	*t = TaskConfig{
+		Temperature: Constant(1), Cache: &on, Augment: augmentDefaults(), Sampling: "mixed", SamplingTemperature: 2,
+		Weights: Weights{Embeddings: Constant(1), Hidden: Constant(1), Attention: Constant(1), Soft: Constant(1), Hard: Constant(0)},
+		Train:   finetune.TrainDefaults(),
+	}
+	return yamlstrict.DecodeNode(n, t, "task")
+}
+
 func (c *Config) defaults() {
-	if c.TeacherCheckpoint == "" {
-		c.TeacherCheckpoint = "best"
-	}
 	c.Student.defaults()
-	if g := c.General; g != nil {
-		if g.MaxLength == 0 {
-			g.MaxLength = 128
-		}
-		if g.BatchSize == 0 {
-			g.BatchSize = 32
-		}
-		if g.LearningRate == 0 {
-			g.LearningRate = 5e-5
-		}
-		if g.Clip == 0 {
-			g.Clip = 1
-		}
-		if g.Keep == 0 {
-			g.Keep = 1
-		}
-		if g.Heldout == 0 {
-			g.Heldout = 0.01
-		}
-		g.Weights.Embeddings.orDefault(1)
-		g.Weights.Hidden.orDefault(1)
-		g.Weights.Attention.orDefault(1)
-	}
-	if t := c.Task; t != nil {
-		t.Temperature.orDefault(1)
-		t.Weights.Embeddings.orDefault(1)
-		t.Weights.Hidden.orDefault(1)
-		t.Weights.Attention.orDefault(1)
-		t.Weights.Soft.orDefault(1)
-		t.Weights.Hard.orDefault(0)
-		t.Augment.defaults()
-		if t.Cache == nil {
-			on := true
-			t.Cache = &on
-		}
-	}
 }
 
 func (c *Config) validate() error {
@@ -243,12 +237,13 @@ func (c *Config) validate() error {
 		if len(g.Corpus) == 0 {
 			fail("general.corpus: give at least one text file")
 		}
-		if (g.Steps > 0) == (g.Epochs > 0) {
-			fail("general: give steps or epochs (one of them)")
+		if (g.Train.Steps > 0) == (g.Train.Epochs > 0) {
+			fail("general.train: give steps or epochs (one of them)")
 		}
-		if g.MaxLength < 8 || g.BatchSize < 1 || g.Warmup < 0 || g.Warmup >= 1 || g.Keep < 1 || g.Every < 0 || g.Heldout <= 0 || g.Heldout >= 1 {
-			fail("general: max_length ≥ 8, batch_size ≥ 1, warmup and heldout in [0, 1) (heldout above 0), keep ≥ 1, every ≥ 0")
+		if g.MaxLength < 8 || g.Heldout <= 0 || g.Heldout >= 1 {
+			fail("general: max_length ≥ 8 and heldout in (0, 1)")
 		}
+		errs = append(errs, g.Train.Validate("general.train"), jobOwned(g.Train, "general.train"))
 		errs = append(errs, g.Weights.check("general.weights"))
 	}
 	if t := c.Task; t != nil {
@@ -265,12 +260,22 @@ func (c *Config) validate() error {
 		if t.Temperature.Start <= 0 || t.Temperature.End <= 0 {
 			fail("task.temperature must be positive")
 		}
-		if t.Train.Steps > 0 || t.Train.Epochs > 0 || len(t.Train.Continual) > 0 {
-			fail("task.train: the phases give the steps (no steps, epochs or continual here)")
+		if t.Train.Steps > 0 || t.Train.Epochs > 0 {
+			fail("task.train: the phases give the steps (no steps or epochs here)")
 		}
+		errs = append(errs, t.Train.Validate("task.train"), jobOwned(t.Train, "task.train"))
 		errs = append(errs, t.Weights.check("task.weights"), t.Augment.validate())
 	}
 	return errors.Join(errs...)
+}
+
+// jobOwned refuses a stage's seed and threads: a distillation job sets them
+// once, at its top level.
+func jobOwned(t train.Config, where string) error {
+	if t.Seed != 0 || t.Threads != 0 {
+		return fmt.Errorf("%s: seed and threads are set for the whole job, at its top level", where)
+	}
+	return nil
 }
 
 func (w Weights) check(where string) error {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/train"
 )
 
 // sample data shipped with the repository
@@ -59,14 +61,13 @@ func teacherRun(t *testing.T, name, tasks string) string {
 model: tiny-random
 datasets:
   ewt: {format: conllu, train: ` + ewtTrain + `, dev: ` + ewtDev + `, limit: 32}
-` + tasks + `train: {batch_size: 16, steps: 4, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2}
-eval: {every: "4", batch_size: 32}
+` + tasks + `train: {batch_size: 16, steps: 4, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2, eval_every: 4, eval_batch_size: 32}
 `)
 	cfg, err := finetune.ParseConfig(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	teachers[name] = out
@@ -83,16 +84,13 @@ general:
   corpus: [testdata/raw.txt]
   heldout: 0.2
   max_length: 32
-  batch_size: 8
-  steps: 3
-  learning_rate: 1e-3
+  train: {batch_size: 8, steps: 3, learning_rate: 1e-3}
 task:
   intermediate: {steps: 3}
   prediction: {steps: 4}
   temperature: [2, 1]
   weights: {hard: 0.5}
-  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2}
-  eval: {every: "7", batch_size: 32}
+  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_every: 7, eval_batch_size: 32}
 threads: 2
 ` + extra)
 }
@@ -149,7 +147,7 @@ func TestTwoStageJob(t *testing.T) {
 	if got := lossKeys(t, filepath.Join(StudentRun(out), "metrics.jsonl")); !slices.Equal(got, want) {
 		t.Errorf("stage 2 logged %v, want %v", got, want)
 	}
-	m, err := finetune.Open(StudentRun(out), "latest", io.Discard)
+	m, err := finetune.Open(StudentRun(out), "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +155,8 @@ func TestTwoStageJob(t *testing.T) {
 		t.Fatalf("student: %d layers of %d", n, m.Encoder.Config.HiddenSize)
 	}
 	for _, task := range []string{"upos", "feats", "deps"} {
-		if l, ok := m.TaskLayer(task); !ok || l != 1 {
-			t.Errorf("student task %s reads layer %d (%v), want 1", task, l, ok)
+		if st := m.Task(task); st == nil || st.Layer != 1 {
+			t.Errorf("student task %s: %v, want it at layer 1", task, st)
 		}
 	}
 	scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
@@ -177,7 +175,7 @@ func TestTwoStageJob(t *testing.T) {
 	// Resuming a finished job runs nothing and leaves the student as is.
 	before := params(t, m)
 	runJob(t, raw, true)
-	again, err := finetune.Open(StudentRun(out), "latest", io.Discard)
+	again, err := finetune.Open(StudentRun(out), "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +184,7 @@ func TestTwoStageJob(t *testing.T) {
 	}
 }
 
-func params(t *testing.T, m *finetune.Model) []float32 {
+func params(t *testing.T, m *model.Model) []float32 {
 	t.Helper()
 	var out []float32
 	for _, np := range m.Encoder.NamedParams() {
@@ -214,11 +212,10 @@ func (c cancelOn) Write(p []byte) (int, error) {
 func TestResumeAndCacheAreExact(t *testing.T) {
 	base := t.TempDir()
 	teacher := teacherRun(t, "hier", hierTasks)
-	evalEvery := "  eval: {every: \"3\", batch_size: 32}\n"
-	plain := strings.Replace(string(twoStage(filepath.Join(base, "plain"), teacher, "")), "  eval: {every: \"7\", batch_size: 32}\n", evalEvery+"  cache: false\n", 1)
+	plain := strings.Replace(string(twoStage(filepath.Join(base, "plain"), teacher, "")), "eval_every: 7, eval_batch_size: 32}\n", "eval_every: 3, eval_batch_size: 32}\n  cache: false\n", 1)
 	ref := runJob(t, []byte(plain), false)
 
-	raw := []byte(strings.Replace(string(twoStage(filepath.Join(base, "resumed"), teacher, "")), "  eval: {every: \"7\", batch_size: 32}\n", evalEvery, 1))
+	raw := []byte(strings.Replace(string(twoStage(filepath.Join(base, "resumed"), teacher, "")), "eval_every: 7", "eval_every: 3", 1))
 	cfg, err := ParseConfig(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -226,16 +223,16 @@ func TestResumeAndCacheAreExact(t *testing.T) {
 	// Stop after the first dev evaluation of stage 2 (step 3 of 7).
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := Run(ctx, cfg, raw, false, cancelOn{"dev at step 3", cancel}); err != ErrStopped {
+	if err := Run(ctx, cfg, raw, false, cancelOn{"dev at step 3", cancel}); err != train.ErrStopped {
 		t.Fatalf("interrupted job: %v, want ErrStopped", err)
 	}
 	runJob(t, raw, true)
 
-	a, err := finetune.Open(StudentRun(ref.Output), "latest", io.Discard)
+	a, err := finetune.Open(StudentRun(ref.Output), "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := finetune.Open(StudentRun(cfg.Output), "latest", io.Discard)
+	b, err := finetune.Open(StudentRun(cfg.Output), "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +250,7 @@ student: {layers: 1, hidden: 16, heads: ` + strconv.Itoa(heads) + `, ffn: 32}
 task:
   intermediate: {steps: 1}
   prediction: {steps: 2}
-  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2}
-  eval: {batch_size: 32}
+  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_batch_size: 32}
 ` + extra + `threads: 2
 `)
 }
@@ -279,7 +275,7 @@ func TestMultiTeacher(t *testing.T) {
 	if !slices.Equal(got[hier], []string{"feats", "deps"}) || !slices.Equal(got[top], []string{"upos"}) {
 		t.Errorf("teachers' tasks: %v", got)
 	}
-	m, err := finetune.Open(StudentRun(out), "latest", io.Discard)
+	m, err := finetune.Open(StudentRun(out), "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,8 +386,8 @@ func TestStudentConfigKeepsTheHierarchy(t *testing.T) {
 	}
 	want := map[string]int{"upos": 2, "feats": 1, "deps": 4}
 	for _, task := range sc.Tasks {
-		if *task.Layer != want[task.Name] {
-			t.Errorf("student task %s reads layer %d, want %d", task.Name, *task.Layer, want[task.Name])
+		if task.Layer != want[task.Name] {
+			t.Errorf("student task %s reads layer %d, want %d", task.Name, task.Layer, want[task.Name])
 		}
 	}
 	if sc.Model != from || sc.Output != StudentRun(cfg.Output) || sc.Train.Steps != 3 {
@@ -426,9 +422,7 @@ general:
   corpus: [testdata/raw.txt]
   heldout: 0.2
   max_length: 32
-  batch_size: 4
-  steps: 5
-  learning_rate: 1e-3
+  train: {batch_size: 4, steps: 5, learning_rate: 1e-3}
 threads: 2
 `)
 	}
@@ -440,7 +434,7 @@ threads: 2
 	}
 	done := make(chan struct{})
 	close(done)
-	if err := Run(&stopAt{Context: context.Background(), n: 2, done: done}, cfg, raw, false, io.Discard); err != ErrStopped {
+	if err := Run(&stopAt{Context: context.Background(), n: 2, done: done}, cfg, raw, false, io.Discard); err != train.ErrStopped {
 		t.Fatalf("interrupted job: %v, want ErrStopped", err)
 	}
 	if _, err := os.Stat(filepath.Join(base, "resumed", "checkpoints", "step-0000002")); err != nil {

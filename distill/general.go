@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/nlpodyssey/spago/mat"
 
@@ -19,20 +18,14 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tokenizer"
-	"github.com/hiertune/hiertune/optim"
 	"github.com/hiertune/hiertune/pretrain"
 	"github.com/hiertune/hiertune/run"
+	"github.com/hiertune/hiertune/train"
 )
 
 // pieceID extracts the token id from a piece of a corpus that
 // pretrain.Tokenize wrote: the id is in its low 24 bits, flags above.
 const pieceID = 1<<24 - 1
-
-// generalState is what a stage 1 checkpoint records of the progress.
-type generalState struct {
-	Step   int   `json:"step"`
-	Tokens int64 `json:"tokens"`
-}
 
 // general is stage 1: the student learns a pretrained teacher's
 // embeddings, hidden states and attention scores on raw text.
@@ -49,13 +42,11 @@ type general struct {
 	layers   LayerMap
 	proj     *encoder.Linear // nil when the widths are equal
 	projPs   []encoder.NamedParam
-	opt      *optim.AdamW
 	params   []encoder.NamedParam
 	data     *pretrain.Dataset
 	heldout  *pretrain.Dataset
 	steps    int
 	perEpoch int
-	state    generalState
 	// perm is the order of the corpus in epoch permEpoch.
 	perm      []int
 	permEpoch int
@@ -106,19 +97,24 @@ func runGeneral(ctx context.Context, cfg *Config, dir *run.Dir, from string, tea
 	if err := g.setup(); err != nil {
 		return "", err
 	}
-	if resume {
-		if err := g.restore(latest); err != nil {
+	if !resume {
+		latest = ""
+	} else if g.projPs != nil {
+		f, err := safetensors.ReadFile(filepath.Join(latest, "projection.safetensors"))
+		if err != nil {
 			return "", err
+		}
+		if err := encoder.LoadTensors(g.projPs, f.Tensors()); err != nil {
+			return "", fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
 	fmt.Fprintf(log, "stage 1: general distillation from %s, %d steps (%d per epoch), layers %v → %v\n", ref, g.steps, g.perEpoch, g.layers.Student, g.layers.Teacher)
-	if err := g.loop(ctx); err != nil {
-		return "", err
+	loop := &train.Loop{
+		Config: &g.cfg.Train, Dir: dir, Log: log, Steps: g.steps, PerEpoch: g.perEpoch, Best: generalName,
+		Groups: []train.Group{{Name: "student", Params: g.params, LR: g.cfg.Train.LearningRate, Metric: "lr"}},
+		Fields: map[string]any{"stage": "general"},
 	}
-	if err := g.evaluate(); err != nil {
-		return "", err
-	}
-	if err := g.save(generalName); err != nil {
+	if err := loop.Run(ctx, g, latest); err != nil {
 		return "", err
 	}
 	return done, nil
@@ -164,7 +160,6 @@ func (g *general) setup() error {
 		}
 		g.params = append(g.params, g.projPs...)
 	}
-	g.opt = optim.NewAdamW(g.params, g.cfg.LearningRate, g.cfg.WeightDecay)
 	data := filepath.Join(g.dir.Path, "general-data")
 	if _, err := os.Stat(filepath.Join(data, "manifest.json")); err != nil {
 		if _, err := pretrain.Tokenize(g.cfg.Corpus, g.tok, g.cfg.MaxLength-2, g.cfg.Heldout, true, data, g.log); err != nil {
@@ -177,11 +172,13 @@ func (g *general) setup() error {
 	if g.heldout, err = pretrain.OpenDataset(data, "heldout"); err != nil {
 		return err
 	}
-	g.perEpoch = (g.data.Len() + g.cfg.BatchSize - 1) / g.cfg.BatchSize
-	g.steps = g.cfg.Steps
+	tr := g.cfg.Train
+	g.perEpoch = (g.data.Len() + tr.BatchSize - 1) / tr.BatchSize
+	g.steps = tr.Steps
 	if g.steps == 0 {
-		g.steps = int(math.Ceil(g.cfg.Epochs * float64(g.perEpoch)))
+		g.steps = int(math.Ceil(tr.Epochs * float64(g.perEpoch)))
 	}
+	g.steps = (g.steps + tr.Accumulate - 1) / tr.Accumulate * tr.Accumulate
 	return nil
 }
 
@@ -192,7 +189,8 @@ func (g *general) batchAt(s int) (*encoder.Batch, error) {
 	if g.perm == nil || g.permEpoch != epoch {
 		g.perm, g.permEpoch = rand.New(rand.NewPCG(g.seed^0x6e2, uint64(epoch))).Perm(g.data.Len()), epoch
 	}
-	return g.batch(g.data, g.perm[k*g.cfg.BatchSize:min(len(g.perm), (k+1)*g.cfg.BatchSize)])
+	bs := g.cfg.Train.BatchSize
+	return g.batch(g.data, g.perm[k*bs:min(len(g.perm), (k+1)*bs)])
 }
 
 // batch returns the sequences idx of d as a batch.
@@ -226,109 +224,58 @@ func (g *general) batch(d *pretrain.Dataset, idx []int) (*encoder.Batch, error) 
 	return b, nil
 }
 
-func (g *general) loop(ctx context.Context) error {
-	arena := kernels.NewArena()
-	kernels.UseArena(arena)
-	defer kernels.UseArena(nil)
-	sched := optim.LinearSchedule{Peak: g.cfg.LearningRate, Warmup: int(g.cfg.Warmup * float64(g.steps)), Total: g.steps}
-	progress := run.Progress{W: g.log, Total: g.steps}
-	progress.Start(g.state.Step)
-	window := map[string]float64{}
-	n, tokens, secs := 0, 0, 0.0
-	for g.state.Step < g.steps {
-		select {
-		case <-ctx.Done():
-			if err := g.save(fmt.Sprintf("step-%07d", g.state.Step)); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.log, "interrupted at step %d: saved; continue with --resume\n", g.state.Step)
-			return ErrStopped
-		default:
-		}
-		t0 := time.Now()
-		s := g.state.Step
-		b, err := g.batchAt(s)
-		if err != nil {
-			return err
-		}
-		losses, err := g.step(s, b, true)
-		if err != nil {
-			return fmt.Errorf("stage 1 step %d: %w", s+1, err)
-		}
-		if g.cfg.Clip > 0 {
-			optim.ClipGradNorm(g.params, g.cfg.Clip)
-		}
-		g.opt.LR = sched.At(s)
-		g.opt.Step()
-		g.opt.ZeroGrad()
-		arena.Reset()
-		words := 0
-		for _, v := range b.AttentionMask {
-			words += int(v)
-		}
-		g.state.Step++
-		g.state.Tokens += int64(words)
-		n, tokens, secs = n+1, tokens+words, secs+time.Since(t0).Seconds()
-		total := 0.0
-		for k, v := range losses {
-			window[k] += v
-			total += v
-		}
-		progress.Step(g.state.Step, words, map[string]float64{"loss": total})
-		if n == 50 || g.state.Step == g.steps {
-			rec := map[string]any{"step": g.state.Step, "stage": "general", "split": "train", "tokens_per_s": float64(tokens) / secs, "lr": g.opt.LR}
-			for k, v := range window {
-				rec["loss_"+k] = v / float64(n)
-			}
-			if err := g.dir.Log(rec); err != nil {
-				return err
-			}
-			window, n, tokens, secs = map[string]float64{}, 0, 0, 0
-		}
-		if g.cfg.Every > 0 && g.state.Step%g.cfg.Every == 0 && g.state.Step < g.steps {
-			if err := g.save(fmt.Sprintf("step-%07d", g.state.Step)); err != nil {
-				return err
-			}
-		}
+// Step runs the forward and backward passes of step s on its batch.
+func (g *general) Step(s int) (train.Stats, error) {
+	b, err := g.batchAt(s)
+	if err != nil {
+		return train.Stats{}, err
 	}
-	return nil
+	losses, err := g.step(s, b, true)
+	if err != nil {
+		return train.Stats{}, err
+	}
+	words := 0
+	for _, v := range b.AttentionMask {
+		words += int(v)
+	}
+	return train.Stats{Tokens: words, Padded: b.Size * b.Seq, Losses: losses}, nil
 }
 
-// evaluate logs the mean losses on the held-out text.
-func (g *general) evaluate() error {
-	arena := kernels.NewArena()
-	kernels.UseArena(arena)
-	defer kernels.UseArena(nil)
+// Evaluate returns the mean losses on the held-out text.
+func (g *general) Evaluate(step int) (*train.Scores, error) {
 	sum, n := map[string]float64{}, 0
-	for lo := 0; lo < g.heldout.Len(); lo += g.cfg.BatchSize {
-		idx := make([]int, 0, g.cfg.BatchSize)
-		for i := lo; i < min(lo+g.cfg.BatchSize, g.heldout.Len()); i++ {
+	bs := g.cfg.Train.EvalBatch()
+	for lo := 0; lo < g.heldout.Len(); lo += bs {
+		idx := make([]int, 0, bs)
+		for i := lo; i < min(lo+bs, g.heldout.Len()); i++ {
 			idx = append(idx, i)
 		}
 		b, err := g.batch(g.heldout, idx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		losses, err := g.step(g.steps-1, b, false)
 		if err != nil {
-			return fmt.Errorf("held-out batch %d: %w", lo/g.cfg.BatchSize+1, err)
+			return nil, fmt.Errorf("held-out batch %d: %w", lo/bs+1, err)
 		}
-		arena.Reset()
+		if a := kernels.CurrentArena(); a != nil {
+			a.Reset()
+		}
 		for k, v := range losses {
 			sum[k] += v
 		}
 		n++
 	}
-	rec := map[string]any{"step": g.state.Step, "stage": "general", "split": "heldout"}
+	values := map[string]float64{}
 	var parts []string
 	for _, k := range []string{"embeddings", "hidden", "attention"} {
 		if v, ok := sum[k]; ok {
-			rec["loss_"+k] = v / float64(max(n, 1))
+			values["loss_"+k] = v / float64(max(n, 1))
 			parts = append(parts, fmt.Sprintf("%s %.4f", k, v/float64(max(n, 1))))
 		}
 	}
-	fmt.Fprintf(g.log, "stage 1 held-out losses: %s\n", strings.Join(parts, ", "))
-	return g.dir.Log(rec)
+	fmt.Fprintf(g.log, "stage 1 held-out losses at step %d: %s\n", step, strings.Join(parts, ", "))
+	return &train.Scores{Split: "heldout", Values: values}, nil
 }
 
 // step runs the forward pass of step s on b, and the backward pass when
@@ -354,41 +301,16 @@ func (g *general) step(s int, b *encoder.Batch, train bool) (map[string]float64,
 	if err != nil {
 		return nil, err
 	}
-	keep := make([]bool, len(b.AttentionMask))
-	for i, v := range b.AttentionMask {
-		keep[i] = v != 0
+	ts, err := intermediateLosses(res, tres, g.layers, g.proj, b, nil, intermediateWeights{wEmb, wHid, wAtt})
+	if err != nil {
+		return nil, err
 	}
 	var terms []mat.Tensor
 	var weights []float32
 	losses := map[string]float64{}
-	add := func(name string, l mat.Tensor, weight float64) {
-		if weight > 0 {
-			terms, weights = append(terms, l), append(weights, float32(weight))
-			losses[name] += weight * float64(kernels.Values(l)[0])
-		}
-	}
-	for i, sl := range g.layers.Student {
-		tl := g.layers.Teacher[i]
-		states := res.HiddenStates[sl]
-		if g.proj != nil {
-			states = g.proj.Forward(states)
-		}
-		l, err := MSE(states, kernels.Values(tres.HiddenStates[tl]), keep)
-		if err != nil {
-			return nil, fmt.Errorf("layer %d → %d: %w", sl, tl, err)
-		}
-		if sl == 0 {
-			add("embeddings", l, wEmb)
-		} else {
-			add("hidden", l, wHid)
-		}
-		if wAtt > 0 && sl > 0 {
-			a, err := AttentionMSE(res.Scores[sl-1], kernels.Values(tres.Scores[tl-1]), b.AttentionMask, b.Size, b.Seq)
-			if err != nil {
-				return nil, fmt.Errorf("attention of layer %d → %d: %w", sl, tl, err)
-			}
-			add("attention", a, wAtt)
-		}
+	for _, t := range ts {
+		terms, weights = append(terms, t.loss), append(weights, float32(t.weight))
+		losses[t.name] += t.weight * float64(kernels.Values(t.loss)[0])
 	}
 	if len(terms) == 0 || !train {
 		return losses, nil
@@ -396,55 +318,17 @@ func (g *general) step(s int, b *encoder.Batch, train bool) (map[string]float64,
 	return losses, kernels.Backward(kernels.WeightedSum(terms, weights))
 }
 
-// save writes a checkpoint: the student encoder as a HuggingFace
-// directory, with the projection, the optimiser and the state.
-func (g *general) save(name string) error {
+// Files returns the files of a checkpoint: the student encoder as a
+// HuggingFace directory, with the projection.
+func (g *general) Files() (map[string][]byte, error) {
 	files, err := encoderFiles(g.student, g.rawCfg, g.tokDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if g.projPs != nil {
 		if files["projection.safetensors"], err = safetensors.Encode(encoder.Tensors(g.projPs), nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if files["optimizer.safetensors"], err = safetensors.Encode(g.opt.State(), nil); err != nil {
-		return err
-	}
-	if files["state.json"], err = json.MarshalIndent(g.state, "", "  "); err != nil {
-		return err
-	}
-	return g.dir.SaveCheckpoint(name, files, g.cfg.Keep, generalName)
-}
-
-// restore loads the projection, optimiser and state of the checkpoint in
-// dir (the student's weights came with it through the loader).
-func (g *general) restore(dir string) error {
-	if g.projPs != nil {
-		f, err := safetensors.ReadFile(filepath.Join(dir, "projection.safetensors"))
-		if err != nil {
-			return err
-		}
-		if err := encoder.LoadTensors(g.projPs, f.Tensors()); err != nil {
-			return fmt.Errorf("%s: %w", f.Path, err)
-		}
-	}
-	f, err := safetensors.ReadFile(filepath.Join(dir, "optimizer.safetensors"))
-	if err != nil {
-		return err
-	}
-	if err := g.opt.LoadState(f.Tensors()); err != nil {
-		return fmt.Errorf("%s: %w", f.Path, err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &g.state); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
-	}
-	if g.state.Step < 0 || g.state.Step > g.steps {
-		return fmt.Errorf("%s: step %d outside the run's %d", dir, g.state.Step, g.steps)
-	}
-	return nil
+	return files, nil
 }

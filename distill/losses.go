@@ -6,6 +6,7 @@ import (
 
 	"github.com/nlpodyssey/spago/mat"
 
+	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
 )
 
@@ -280,4 +281,78 @@ func (f *softBCEFn) Backward(gy mat.Tensor) error {
 	}
 	kernels.AccGrad(f.s, g)
 	return nil
+}
+
+// term is a weighted loss term.
+type term struct {
+	name   string
+	loss   mat.Tensor
+	weight float64
+}
+
+// intermediateWeights weigh TinyBERT's intermediate losses.
+type intermediateWeights struct{ embeddings, hidden, attention float64 }
+
+// intermediateLosses returns TinyBERT's intermediate losses of a student's
+// forward pass res against a teacher's tres on the batch b, over the mapped
+// layers: the mean squared error of the embedding output (student hidden
+// state 0) and of the hidden states — through proj when the widths differ
+// — and of the attention scores, each term with a positive weight. With
+// words pooled in the student's encoder, its states over words are
+// compared with the teacher's pooled the same way (by the mean), and their
+// attention scores, over words instead of pieces, are left out.
+func intermediateLosses(res, tres *encoder.Result, layers LayerMap, proj *encoder.Linear, b *encoder.Batch, words *encoder.WordPooling, w intermediateWeights) ([]term, error) {
+	var out []term
+	add := func(name string, l mat.Tensor, weight float64) {
+		if weight > 0 {
+			out = append(out, term{name, l, weight})
+		}
+	}
+	keep := make([]bool, len(b.AttentionMask))
+	for i, v := range b.AttentionMask {
+		keep[i] = v != 0
+	}
+	var pool *encoder.WordPooling
+	var unitKeep []bool
+	if words != nil {
+		p := *words
+		if p.Mode == encoder.PoolAttention {
+			p.Mode = kernels.PoolMean
+		}
+		pool = &p
+		for _, v := range words.Mask() {
+			unitKeep = append(unitKeep, v != 0)
+		}
+	}
+	for i, s := range layers.Student {
+		t := layers.Teacher[i]
+		if s >= len(res.HiddenStates) || t >= len(tres.HiddenStates) {
+			return nil, fmt.Errorf("layer map %d → %d: the forward passes have %d and %d hidden states", s, t, len(res.HiddenStates), len(tres.HiddenStates))
+		}
+		states, target, kept := res.HiddenStates[s], tres.HiddenStates[t], keep
+		units := words != nil && (s > words.After || words.After == 0)
+		if units {
+			target, kept = pool.Pool(target), unitKeep
+		}
+		if proj != nil {
+			states = proj.Forward(states)
+		}
+		l, err := MSE(states, kernels.Values(target), kept)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d → %d: %w", s, t, err)
+		}
+		if s == 0 {
+			add("embeddings", l, w.embeddings)
+		} else {
+			add("hidden", l, w.hidden)
+		}
+		if w.attention > 0 && s > 0 && !units {
+			a, err := AttentionMSE(res.Scores[s-1], kernels.Values(tres.Scores[t-1]), b.AttentionMask, b.Size, b.Seq)
+			if err != nil {
+				return nil, fmt.Errorf("attention of layer %d → %d: %w", s, t, err)
+			}
+			add("attention", a, w.attention)
+		}
+	}
+	return out, nil
 }

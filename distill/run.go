@@ -12,16 +12,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/run"
 )
-
-// ErrStopped is returned when a job stopped early (interrupted) after
-// saving a checkpoint it can be resumed from.
-var ErrStopped = finetune.ErrStopped
 
 // The parts of a job's run directory.
 const (
@@ -38,8 +36,8 @@ func StudentRun(output string) string { return filepath.Join(output, studentDir)
 // Run runs the distillation job cfg (whose YAML text is raw) in its run
 // directory, a new job or, with resume, the continuation of the one there:
 // the student is made, then stage 1 runs if configured, then stage 2.
-// Progress goes to log. It returns ErrStopped after an interruption (ctx
-// cancelled), once a checkpoint is saved.
+// Progress goes to log. It returns train.ErrStopped after an interruption
+// (ctx cancelled), once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
 	if cfg.Threads > 0 {
 		kernels.SetThreads(cfg.Threads)
@@ -89,13 +87,17 @@ func openTeachers(cfg *Config, log io.Writer) ([]*teacher, error) {
 	sort.Strings(order)
 	var out []*teacher
 	for _, r := range order {
-		m, err := finetune.Open(r, cfg.TeacherCheckpoint, log)
+		tcfg, err := finetune.ReadRunConfig(r)
 		if err != nil {
 			return nil, fmt.Errorf("teacher %s: %w", r, err)
 		}
-		t := &teacher{run: r, m: m}
+		m, err := finetune.Open(r, cfg.TeacherCheckpoint)
+		if err != nil {
+			return nil, fmt.Errorf("teacher %s: %w", r, err)
+		}
+		t := &teacher{run: r, m: m, cfg: tcfg}
 		tasks := runs[r]
-		for _, tc := range m.Config().Tasks {
+		for _, tc := range m.Config.Tasks {
 			if tasks == nil || slices.Contains(tasks, tc.Name) {
 				t.tasks = append(t.tasks, tc.Name)
 			}
@@ -105,7 +107,7 @@ func openTeachers(cfg *Config, log io.Writer) ([]*teacher, error) {
 				return nil, fmt.Errorf("teachers.%s: the run %s has no task %q", name, r, name)
 			}
 		}
-		if c := m.Config(); c.WordPooling != nil || c.DepthMixing != "" {
+		if c := m.Config; c.WordPooling != nil || c.DepthMixing != "" {
 			return nil, fmt.Errorf("teacher %s: distillation does not support word pooling or depth mixing in the teacher", r)
 		}
 		out = append(out, t)
@@ -158,7 +160,7 @@ func generalTeacher(cfg *Config, teachers []*teacher) string {
 	if cfg.General.Teacher != "" || len(teachers) == 0 {
 		return cfg.General.Teacher
 	}
-	return teachers[0].m.Config().Model
+	return teachers[0].m.Config.Model
 }
 
 func countParams(m *encoder.Model) int {
@@ -179,16 +181,19 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 	if err != nil {
 		return nil, nil, err
 	}
-	first := teachers[0].m.Config()
+	first := teachers[0].cfg
 	sc := &finetune.Config{
-		Output:    StudentRun(cfg.Output),
-		Model:     from,
-		Dropout:   first.Dropout,
-		MaxLength: first.MaxLength,
-		Stride:    first.Stride,
-		Datasets:  map[string]finetune.DatasetConfig{},
-		Train:     cfg.Task.Train,
-		Eval:      cfg.Task.Eval,
+		Output: StudentRun(cfg.Output),
+		Config: model.Config{
+			Model:     from,
+			Dropout:   first.Dropout,
+			MaxLength: first.MaxLength,
+			Stride:    first.Stride,
+			Datasets:  map[string]datasets.Config{},
+		},
+		Sampling:            cfg.Task.Sampling,
+		SamplingTemperature: cfg.Task.SamplingTemperature,
+		Train:               cfg.Task.Train,
 	}
 	// Each phase in steps or in epochs (validated): their sum is the run.
 	a, b := cfg.Task.Intermediate, cfg.Task.Prediction
@@ -199,7 +204,7 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 	}
 	used := map[string]bool{}
 	for _, t := range teachers {
-		tc := t.m.Config()
+		tc := t.m.Config
 		for _, task := range tc.Tasks {
 			if !slices.Contains(t.tasks, task.Name) {
 				continue
@@ -209,17 +214,16 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 			}
 			used[task.Name] = true
 			if task.Mix.Mode != "" {
-				return nil, nil, fmt.Errorf("teacher %s: task %s reads a mix of layers, which distillation does not support", t.run, task.Name)
+				return nil, nil, fmt.Errorf("teacher %s: task %s reads a mix of layers, which the hierarchical layer map cannot place in the student", t.run, task.Name)
 			}
-			layer, _ := t.m.TaskLayer(task.Name)
-			l := RelativeLayer(layer, len(t.m.Encoder.Layers), ec.NumHiddenLayers)
+			l := RelativeLayer(t.m.Task(task.Name).Layer, len(t.m.Encoder.Layers), ec.NumHiddenLayers)
 			if set, ok := cfg.Task.TaskLayers[task.Name]; ok {
 				l = set
 			}
 			if l < 0 || l > ec.NumHiddenLayers {
 				return nil, nil, fmt.Errorf("task_layers.%s: layer %d does not exist in the %d-layer student", task.Name, l, ec.NumHiddenLayers)
 			}
-			task.Layer = &l
+			task.Layer = l
 			sc.Tasks = append(sc.Tasks, task)
 			d, ok := cfg.Datasets[task.Dataset]
 			if !ok {
@@ -230,8 +234,8 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 	}
 	// An unset selection is the first teacher's, if its dataset is the
 	// student's.
-	if ds, _, ok := strings.Cut(first.Eval.Select, "."); ok && sc.Eval.Select == "" && sc.Datasets[ds].Format != "" {
-		sc.Eval.Select = first.Eval.Select
+	if ds, _, ok := strings.Cut(first.Train.Select, "."); ok && sc.Train.Select == "" && sc.Datasets[ds].Format != "" {
+		sc.Train.Select = first.Train.Select
 	}
 	for name := range cfg.Task.TaskLayers {
 		if !used[name] {
@@ -294,7 +298,7 @@ func runTask(ctx context.Context, cfg *Config, teachers []*teacher, from string,
 		}
 	}
 	fmt.Fprintf(log, "stage 2: task-specific distillation into %s\n", out)
-	return finetune.RunWithHook(ctx, sc, raw, resume, log, h)
+	return finetune.Run(ctx, sc, raw, resume, log, h)
 }
 
 // augment writes the augmented training sets of the student's datasets and
@@ -303,7 +307,7 @@ func augment(cfg *Config, teachers []*teacher, log io.Writer) (*Config, error) {
 	ac := cfg.Task.Augment
 	ref := ac.Model
 	if ref == "" {
-		ref = teachers[0].m.Config().Model
+		ref = teachers[0].m.Config.Model
 	}
 	a, err := newAugmenter(ac, ref)
 	if err != nil {
@@ -313,9 +317,9 @@ func augment(cfg *Config, teachers []*teacher, log io.Writer) (*Config, error) {
 		return nil, fmt.Errorf("task.augment.model %s: %d tokens, the teacher %d", ref, a.enc.Config.VocabSize, teachers[0].m.Encoder.Config.VocabSize)
 	}
 	out := *cfg
-	out.Datasets = map[string]finetune.DatasetConfig{}
+	out.Datasets = map[string]datasets.Config{}
 	for _, t := range teachers {
-		tc := t.m.Config()
+		tc := t.m.Config
 		for _, task := range tc.Tasks {
 			if !slices.Contains(t.tasks, task.Name) {
 				continue

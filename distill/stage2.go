@@ -10,13 +10,17 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/finetune"
+	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/tasks"
 )
 
 // teacher is a fine-tuned run that teaches some of the student's tasks.
 type teacher struct {
 	run   string // its run directory
-	m     *finetune.Model
+	m     *model.Model
+	cfg   *finetune.Config // the run's configuration
 	tasks []string
 	// layers maps the student's hidden states to the teacher's for the
 	// intermediate phase; proj widens the student's to the teacher's
@@ -35,7 +39,7 @@ type taskHook struct {
 	byTask    map[string]*teacher
 	byDataset map[string]*teacher // teaches the intermediate phase of a dataset
 	cache     *Cache              // nil: recompute
-	student   *finetune.Model
+	student   *model.Model
 	weights   map[string]float64 // task → its configured weight
 	boundary  int                // the first step of the prediction phase
 	total     int
@@ -46,7 +50,7 @@ type taskHook struct {
 func (h *taskHook) Labels() map[string][]string {
 	out := map[string][]string{}
 	for _, t := range h.teachers {
-		labels := t.m.TaskLabels()
+		labels := t.m.Labels()
 		for _, name := range t.tasks {
 			out[name] = labels[name]
 		}
@@ -56,11 +60,11 @@ func (h *taskHook) Labels() map[string][]string {
 
 // Attach checks the layer maps and head counts against the student, and
 // makes the projections of hidden states to each teacher's width.
-func (h *taskHook) Attach(m *finetune.Model) ([]encoder.NamedParam, error) {
+func (h *taskHook) Attach(m *model.Model) ([]encoder.NamedParam, error) {
 	h.student = m
 	sc := m.Encoder.Config
 	h.weights = map[string]float64{}
-	for _, tc := range m.Config().Tasks {
+	for _, tc := range m.Config.Tasks {
 		h.weights[tc.Name] = tc.Weight
 	}
 	intermediate := h.cfg.Intermediate.Steps > 0 || h.cfg.Intermediate.Epochs > 0
@@ -100,19 +104,19 @@ func (h *taskHook) Plan(steps, perEpoch int) {
 }
 
 // Options runs the student deep enough for the layer map, with attention
-// scores, in the intermediate phase.
+// scores (of the layers over pieces), in the intermediate phase.
 func (h *taskHook) Options(step int, b *finetune.Batch, opt *encoder.Options) {
 	if step >= h.boundary {
 		return
 	}
-	t := h.byDataset[b.Dataset()]
+	t := h.byDataset[b.Dataset.Name]
 	deepest, _ := t.layers.Deepest()
 	if opt.Depth > 0 {
 		opt.Depth = max(opt.Depth, deepest)
 	}
 	if h.attentionWeight(step) > 0 {
 		for _, l := range t.layers.Student {
-			if l > 0 {
+			if l > 0 && !b.UnitsAt(l) {
 				opt.Scores = append(opt.Scores, l)
 			}
 		}
@@ -135,54 +139,28 @@ func (h *taskHook) Loss(step int, b *finetune.Batch, res *encoder.Result) (finet
 // the mapped layers; the tasks' own losses are off.
 func (h *taskHook) intermediate(step int, b *finetune.Batch, res *encoder.Result) (finetune.Losses, error) {
 	out := finetune.Losses{}
-	t := h.byDataset[b.Dataset()]
-	enc := b.Encoded()
+	t := h.byDataset[b.Dataset.Name]
 	_, deepest := t.layers.Deepest()
 	topt := encoder.Options{Depth: max(deepest, 1)}
 	wAttn := h.attentionWeight(step)
 	if wAttn > 0 {
-		for _, l := range t.layers.Teacher {
-			if l > 0 {
+		for i, l := range t.layers.Teacher {
+			if l > 0 && !b.UnitsAt(t.layers.Student[i]) {
 				topt.Scores = append(topt.Scores, l)
 			}
 		}
 	}
-	tres, err := t.m.Encoder.Forward(enc, topt)
+	tres, err := t.m.Encoder.Forward(b.Enc, topt)
 	if err != nil {
 		return out, fmt.Errorf("teacher %s: %w", t.run, err)
 	}
-	keep := make([]bool, len(enc.AttentionMask))
-	for i, v := range enc.AttentionMask {
-		keep[i] = v != 0
-	}
 	w := h.cfg.Weights
-	for i, s := range t.layers.Student {
-		tl := t.layers.Teacher[i]
-		if s >= len(res.HiddenStates) || tl >= len(tres.HiddenStates) {
-			return out, fmt.Errorf("layer map %d → %d: the forward passes have %d and %d hidden states", s, tl, len(res.HiddenStates), len(tres.HiddenStates))
-		}
-		states := res.HiddenStates[s]
-		if t.proj != nil {
-			states = t.proj.Forward(states)
-		}
-		l, err := MSE(states, kernels.Values(tres.HiddenStates[tl]), keep)
-		if err != nil {
-			return out, fmt.Errorf("layer %d → %d: %w", s, tl, err)
-		}
-		name, weight := "hidden", w.Hidden.At(step, h.boundary)
-		if s == 0 {
-			name, weight = "embeddings", w.Embeddings.At(step, h.boundary)
-		}
-		addTerm(&out, name, l, weight)
-		if wAttn > 0 && s > 0 {
-			a, err := AttentionMSE(res.Scores[s-1], kernels.Values(tres.Scores[tl-1]), enc.AttentionMask, enc.Size, enc.Seq)
-			if err != nil {
-				return out, fmt.Errorf("attention of layer %d → %d: %w", s, tl, err)
-			}
-			addTerm(&out, "attention", a, wAttn)
-		}
+	terms, err := intermediateLosses(res, tres, t.layers, t.proj, b.Enc, b.Words,
+		intermediateWeights{w.Embeddings.At(step, h.boundary), w.Hidden.At(step, h.boundary), wAttn})
+	for _, tm := range terms {
+		addTerm(&out, tm.name, tm.loss, tm.weight)
 	}
-	return out, nil
+	return out, err
 }
 
 // addTerm appends a term with a positive weight.
@@ -203,15 +181,16 @@ func (h *taskHook) prediction(done int, b *finetune.Batch, res *encoder.Result) 
 		return out, nil
 	}
 	T := h.cfg.Temperature.At(done, n)
-	teacherOut := map[*teacher]map[string]finetune.Output{} // computed at most once a batch
-	for _, name := range b.Tasks() {
+	teacherOut := map[*teacher]map[string]tasks.Target{} // computed at most once a batch
+	for _, st := range b.Tasks {
+		name := st.Config.Name
 		t := h.byTask[name]
 		if t == nil {
 			return out, fmt.Errorf("task %s: no teacher teaches it", name)
 		}
-		outs, err := h.student.Outputs(name, b, res.HiddenStates)
+		outs, err := targets(st, res.HiddenStates, b.Batch)
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("task %s: %w", name, err)
 		}
 		for _, so := range outs {
 			target, err := h.targets(t, so, b, teacherOut)
@@ -236,8 +215,8 @@ func (h *taskHook) prediction(done int, b *finetune.Batch, res *encoder.Result) 
 // targets returns the teacher's scores laid out as the student's output
 // so: from the cache, or from a forward pass of the teacher (whose outputs
 // then go to the cache).
-func (h *taskHook) targets(t *teacher, so finetune.Output, b *finetune.Batch, computed map[*teacher]map[string]finetune.Output) ([]float32, error) {
-	keys := b.Keys()
+func (h *taskHook) targets(t *teacher, so tasks.Target, b *finetune.Batch, computed map[*teacher]map[string]tasks.Target) ([]float32, error) {
+	keys := b.Keys
 	blocks := make([][]float32, len(keys))
 	cols := make([]int, len(keys))
 	missing := 0
@@ -313,31 +292,43 @@ func (h *taskHook) targets(t *teacher, so finetune.Output, b *finetune.Batch, co
 	return target, nil
 }
 
-// teacherOutputs runs a teacher on a batch and returns its outputs for the
+// teacherOutputs runs a teacher on a batch and returns its targets for the
 // batch's tasks that it teaches, by name.
-func (h *taskHook) teacherOutputs(t *teacher, b *finetune.Batch) (map[string]finetune.Output, error) {
-	deepest := 0
-	for _, name := range b.Tasks() {
-		if l, ok := t.m.TaskLayer(name); ok && slices.Contains(t.tasks, name) {
-			deepest = max(deepest, l)
-		}
-	}
-	res, err := t.m.Encoder.Forward(b.Encoded(), encoder.Options{Depth: max(deepest, 1)})
+func (h *taskHook) teacherOutputs(t *teacher, b *finetune.Batch) (map[string]tasks.Target, error) {
+	d, err := t.m.Dataset(b.Dataset.Name)
 	if err != nil {
 		return nil, fmt.Errorf("teacher %s: %w", t.run, err)
 	}
-	out := map[string]finetune.Output{}
-	for _, name := range b.Tasks() {
-		if !slices.Contains(t.tasks, name) {
-			continue
+	var ts []*tasks.Task
+	for _, st := range b.Tasks {
+		if tt := t.m.Task(st.Config.Name); tt != nil && slices.Contains(t.tasks, st.Config.Name) {
+			ts = append(ts, tt)
 		}
-		outs, err := t.m.Outputs(name, b, res.HiddenStates)
+	}
+	tb := t.m.Batch(d, b.Examples)
+	res, err := t.m.Encoder.Forward(tb.Enc, encoder.Options{Depth: max(model.Depth(ts), 1), Words: tb.Words})
+	if err != nil {
+		return nil, fmt.Errorf("teacher %s: %w", t.run, err)
+	}
+	out := map[string]tasks.Target{}
+	for _, tt := range ts {
+		outs, err := targets(tt, res.HiddenStates, tb)
 		if err != nil {
-			return nil, fmt.Errorf("teacher %s: %w", t.run, err)
+			return nil, fmt.Errorf("teacher %s: task %s: %w", t.run, tt.Config.Name, err)
 		}
 		for _, o := range outs {
 			out[o.Name] = o
 		}
 	}
 	return out, nil
+}
+
+// targets returns a task's scores on a batch, from the hidden states of a
+// forward pass over it, as distillation targets (without dropout).
+func targets(t *tasks.Task, hidden []mat.Tensor, b *tasks.Batch) ([]tasks.Target, error) {
+	s, err := t.Head.Scores(t.Input(hidden, b, false), heads.NoDropout)
+	if err != nil {
+		return nil, err
+	}
+	return t.Head.Targets(s, b)
 }

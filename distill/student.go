@@ -10,9 +10,7 @@ import (
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
-	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tokenizer"
-	"github.com/hiertune/hiertune/tensor"
 )
 
 // StudentConfig says how the student encoder is made.
@@ -166,31 +164,11 @@ func copyLayer(dst, src *encoder.Layer) {
 // m: its weights, a config.json on top of the fields raw, and the
 // tokenizer files of tokDir.
 func encoderFiles(m *encoder.Model, raw map[string]json.RawMessage, tokDir string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	weights := map[string]*tensor.Tensor{}
-	for n, t := range encoder.Tensors(m.NamedParams()) {
-		weights["bert."+n] = t
-	}
-	var err error
-	if files["model.safetensors"], err = safetensors.Encode(weights, map[string]string{"format": "pt"}); err != nil {
-		return nil, err
-	}
-	fields := map[string]json.RawMessage{}
-	for k, v := range raw {
-		fields[k] = v
-	}
-	fields["architectures"], _ = json.Marshal([]string{"BertModel"})
-	if files["config.json"], err = loader.ConfigJSON(m.Config, fields); err != nil {
-		return nil, err
-	}
 	tok, err := tokenizer.ReadFiles(tokDir)
 	if err != nil {
 		return nil, err
 	}
-	for f, b := range tok {
-		files[f] = b
-	}
-	return files, nil
+	return loader.EncoderFiles(m, "bert.", raw, "BertModel", nil, tok)
 }
 
 // WriteCheckpoint writes m as a HuggingFace BertModel directory: its

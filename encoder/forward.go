@@ -138,7 +138,7 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 	}
 	for i, l := range m.Layers[:depth] {
 		if w != nil && w.After > 0 && i == w.After {
-			x = w.pool(x)
+			x = w.Pool(x)
 			size, seq = w.Size, w.Seq
 			mask = kernels.NewMask(size, seq, w.Mask())
 		}
@@ -206,9 +206,9 @@ func (w *WordPooling) Mask() []int64 {
 	return m
 }
 
-// pool pools the rows of x (the piece batch) into the word batch; padding
+// Pool pools the rows of x (the piece batch) into the word batch; padding
 // positions pool row 0 (they are masked out, so any row serves).
-func (w *WordPooling) pool(x mat.Tensor) mat.Tensor {
+func (w *WordPooling) Pool(x mat.Tensor) mat.Tensor {
 	starts, ends := make([]int, len(w.Starts)), make([]int, len(w.Ends))
 	for p := range starts {
 		starts[p], ends[p] = w.Starts[p], w.Ends[p]
@@ -231,7 +231,7 @@ func (m *Model) wordEmbeddings(b *Batch, w *WordPooling, d *dropouts) (mat.Tenso
 	if err != nil {
 		return nil, fmt.Errorf("encoder embeddings: %w", err)
 	}
-	words := w.pool(pieces)
+	words := w.Pool(pieces)
 	positions, types := make([]int, len(w.Starts)), w.Types
 	if types == nil {
 		types = make([]int, len(w.Starts))

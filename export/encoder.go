@@ -8,9 +8,9 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/hiertune/hiertune/encoder"
-	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/onnx/graph"
 )
 
 // encoder adds the encoder's first depth layers, with depth mixing and word
@@ -18,37 +18,37 @@ import (
 func (x *exporter) encoder(depth int) error {
 	g, enc := x.g, x.m.Encoder
 	words := x.m.EncoderWordPooling()
-	if words != nil && !x.has(finetune.UnitStart) {
-		return fmt.Errorf("word pooling in the encoder without the %s input", finetune.UnitStart)
+	if words != nil && !x.has(UnitStart) {
+		return fmt.Errorf("word pooling in the encoder without the %s input", UnitStart)
 	}
 	var unitStart, unitEnd, unitMask string
 	if words != nil {
 		// Padding units pool nothing; they are masked, and pool row 0 so
 		// that every segment has a row (as encoder.WordPooling does).
-		unitMask = g.op("units", "Greater", []string{finetune.UnitEnd, finetune.UnitStart})
-		unitStart = g.op("units", "Where", []string{unitMask, finetune.UnitStart, g.scalarInt(0)})
-		unitEnd = g.op("units", "Where", []string{unitMask, finetune.UnitEnd, g.scalarInt(1)})
-		unitMask = g.cast("units", unitMask, onnx.Int64)
+		unitMask = g.Op("units", "Greater", []string{UnitEnd, UnitStart})
+		unitStart = g.Op("units", "Where", []string{unitMask, UnitStart, g.ScalarInt(0)})
+		unitEnd = g.Op("units", "Where", []string{unitMask, UnitEnd, g.ScalarInt(1)})
+		unitMask = g.Cast("units", unitMask, onnx.Int64)
 	}
 	pool := func(name, h string) (string, error) {
-		flat := g.reshape(name, h, -1, int64(enc.Config.HiddenSize))
+		flat := g.Reshape(name, h, -1, int64(enc.Config.HiddenSize))
 		var scores string
 		if words.Mode == encoder.PoolAttention {
-			s, err := g.linear(name+".score", flat, words.Score)
+			s, err := g.Linear(name+".score", flat, words.Score)
 			if err != nil {
 				return "", err
 			}
-			scores = g.reshape(name, s, -1)
+			scores = g.Reshape(name, s, -1)
 		}
-		return g.segmentPool(name, flat, unitStart, unitEnd, string(words.Mode), scores)
+		return g.SegmentPool(name, flat, unitStart, unitEnd, string(words.Mode), scores)
 	}
 
 	var h string
 	var err error
-	mask := g.additiveMask("mask", finetune.AttentionMask)
+	mask := g.AdditiveMask("mask", AttentionMask)
 	if words != nil && words.After == 0 {
 		h, err = x.wordEmbeddings(unitMask, func(e string) (string, error) { return pool("encoder.word_pooling", e) })
-		mask = g.additiveMask("units", unitMask)
+		mask = g.AdditiveMask("units", unitMask)
 	} else {
 		h, err = x.embeddings()
 	}
@@ -56,7 +56,7 @@ func (x *exporter) encoder(depth int) error {
 		return err
 	}
 	if enc.EmbeddingsProject != nil {
-		if h, err = g.linear("embeddings_project", h, enc.EmbeddingsProject); err != nil {
+		if h, err = g.Linear("embeddings_project", h, enc.EmbeddingsProject); err != nil {
 			return err
 		}
 	}
@@ -68,7 +68,7 @@ func (x *exporter) encoder(depth int) error {
 			if h, err = pool("encoder.word_pooling", h); err != nil {
 				return err
 			}
-			mask, onUnits = g.additiveMask("units", unitMask), true
+			mask, onUnits = g.AdditiveMask("units", unitMask), true
 		}
 		// As in encoder.Forward, depth mixing stops where words are pooled:
 		// the states below are over pieces.
@@ -92,9 +92,9 @@ func (x *exporter) embeddings() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	words := g.op("embeddings", "Gather", []string{word, finetune.InputIDs}, attrInt("axis", 0))
-	notPad := g.cast("embeddings", g.op("embeddings", "Not", []string{g.op("embeddings", "Equal", []string{finetune.InputIDs, g.scalarInt(int64(cfg.PadTokenID))})}), onnx.Int64)
-	pos, err := x.positions(finetune.InputIDs, notPad)
+	words := g.Op("embeddings", "Gather", []string{word, InputIDs}, graph.AttrInt("axis", 0))
+	notPad := g.Cast("embeddings", g.Op("embeddings", "Not", []string{g.Op("embeddings", "Equal", []string{InputIDs, g.ScalarInt(int64(cfg.PadTokenID))})}), onnx.Int64)
+	pos, err := x.positions(InputIDs, notPad)
 	if err != nil {
 		return "", err
 	}
@@ -102,9 +102,9 @@ func (x *exporter) embeddings() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	types := g.op("embeddings", "Gather", []string{typ, finetune.TokenTypeIDs}, attrInt("axis", 0))
-	sum := g.op("embeddings", "Add", []string{g.op("embeddings", "Add", []string{words, pos}), types})
-	return g.layerNorm("embeddings.LayerNorm", sum, e.LayerNorm)
+	types := g.Op("embeddings", "Gather", []string{typ, TokenTypeIDs}, graph.AttrInt("axis", 0))
+	sum := g.Op("embeddings", "Add", []string{g.Op("embeddings", "Add", []string{words, pos}), types})
+	return g.LayerNorm("embeddings.LayerNorm", sum, e.LayerNorm)
 }
 
 // wordEmbeddings returns the embedding output over words, for word pooling
@@ -116,12 +116,12 @@ func (x *exporter) wordEmbeddings(unitMask string, pool func(string) (string, er
 	if err != nil {
 		return "", err
 	}
-	pieces := g.op("embeddings", "Gather", []string{word, finetune.InputIDs}, attrInt("axis", 0))
+	pieces := g.Op("embeddings", "Gather", []string{word, InputIDs}, graph.AttrInt("axis", 0))
 	words, err := pool(pieces)
 	if err != nil {
 		return "", err
 	}
-	pos, err := x.positions(finetune.UnitStart, unitMask)
+	pos, err := x.positions(UnitStart, unitMask)
 	if err != nil {
 		return "", err
 	}
@@ -129,8 +129,8 @@ func (x *exporter) wordEmbeddings(unitMask string, pool func(string) (string, er
 	if err != nil {
 		return "", err
 	}
-	types := g.op("embeddings", "Gather", []string{typ, finetune.UnitType}, attrInt("axis", 0))
-	return g.layerNorm("embeddings.LayerNorm", g.op("embeddings", "Add", []string{words, g.op("embeddings", "Add", []string{pos, types})}), e.LayerNorm)
+	types := g.Op("embeddings", "Gather", []string{typ, UnitType}, graph.AttrInt("axis", 0))
+	return g.LayerNorm("embeddings.LayerNorm", g.Op("embeddings", "Add", []string{words, g.Op("embeddings", "Add", []string{pos, types})}), e.LayerNorm)
 }
 
 // positions returns the position embeddings of the [batch, seq] sequence
@@ -146,19 +146,19 @@ func (x *exporter) positions(like, real string) (string, error) {
 	var ids string
 	switch cfg.ModelType {
 	case "roberta", "xlm-roberta", "camembert": // encoder.Config.positionsFromPadding
-		pad := g.scalarInt(int64(cfg.PadTokenID))
-		counted := g.op("positions", "Mul", []string{g.op("positions", "CumSum", []string{real, g.scalarInt(1)}), real})
-		ids = g.op("positions", "Add", []string{counted, pad})
+		pad := g.ScalarInt(int64(cfg.PadTokenID))
+		counted := g.Op("positions", "Mul", []string{g.Op("positions", "CumSum", []string{real, g.ScalarInt(1)}), real})
+		ids = g.Op("positions", "Add", []string{counted, pad})
 	default:
-		ids = g.op("positions", "Range", []string{g.scalarInt(0), g.dim("positions", like, 1), g.scalarInt(1)})
+		ids = g.Op("positions", "Range", []string{g.ScalarInt(0), g.Dim("positions", like, 1), g.ScalarInt(1)})
 	}
-	return g.op("positions", "Gather", []string{table, ids}, attrInt("axis", 0)), nil
+	return g.Op("positions", "Gather", []string{table, ids}, graph.AttrInt("axis", 0)), nil
 }
 
 // table adds an embedding table [rows, width].
 func (x *exporter) table(name string, p *nn.Param) (string, error) {
 	r, c := kernels.Dims(p)
-	return x.g.param(name, p, r, c)
+	return x.g.Param(name, p, r, c)
 }
 
 // layer adds one transformer block on h [batch, seq, hidden].
@@ -173,11 +173,11 @@ func (x *exporter) layer(name, h, mask string, l *encoder.Layer) (string, error)
 	hd := H / heads
 	self := l.Attention.Self
 	proj := func(part string, lin *encoder.Linear, perm ...int64) (string, error) {
-		y, err := g.linear(name+".attention.self."+part, h, lin)
+		y, err := g.Linear(name+".attention.self."+part, h, lin)
 		if err != nil {
 			return "", err
 		}
-		return g.transpose(name, g.reshape(name, y, 0, 0, heads, hd), perm...), nil
+		return g.Transpose(name, g.Reshape(name, y, 0, 0, heads, hd), perm...), nil
 	}
 	q, err := proj("query", self.Query, 0, 2, 1, 3)
 	if err != nil {
@@ -191,26 +191,26 @@ func (x *exporter) layer(name, h, mask string, l *encoder.Layer) (string, error)
 	if err != nil {
 		return "", err
 	}
-	scores := g.op(name, "Mul", []string{g.op(name, "MatMul", []string{q, k}), g.scalar(float32(1 / math.Sqrt(float64(hd))))})
-	probs := g.op(name, "Softmax", []string{g.op(name, "Add", []string{scores, mask})}, attrInt("axis", -1))
-	ctx := g.reshape(name, g.transpose(name, g.op(name, "MatMul", []string{probs, v}), 0, 2, 1, 3), 0, 0, H)
-	a, err := g.linear(name+".attention.output.dense", ctx, l.Attention.Output.Dense)
+	scores := g.Op(name, "Mul", []string{g.Op(name, "MatMul", []string{q, k}), g.Scalar(float32(1 / math.Sqrt(float64(hd))))})
+	probs := g.Op(name, "Softmax", []string{g.Op(name, "Add", []string{scores, mask})}, graph.AttrInt("axis", -1))
+	ctx := g.Reshape(name, g.Transpose(name, g.Op(name, "MatMul", []string{probs, v}), 0, 2, 1, 3), 0, 0, H)
+	a, err := g.Linear(name+".attention.output.dense", ctx, l.Attention.Output.Dense)
 	if err != nil {
 		return "", err
 	}
-	if a, err = g.layerNorm(name+".attention.output.LayerNorm", g.op(name, "Add", []string{a, h}), l.Attention.Output.LayerNorm); err != nil {
+	if a, err = g.LayerNorm(name+".attention.output.LayerNorm", g.Op(name, "Add", []string{a, h}), l.Attention.Output.LayerNorm); err != nil {
 		return "", err
 	}
-	inter, err := g.linear(name+".intermediate.dense", a, l.Intermediate.Dense)
+	inter, err := g.Linear(name+".intermediate.dense", a, l.Intermediate.Dense)
 	if err != nil {
 		return "", err
 	}
-	if inter, err = g.activate(name+".intermediate", inter, l.Intermediate.Activation); err != nil {
+	if inter, err = g.Activate(name+".intermediate", inter, l.Intermediate.Activation); err != nil {
 		return "", err
 	}
-	out, err := g.linear(name+".output.dense", inter, l.Output.Dense)
+	out, err := g.Linear(name+".output.dense", inter, l.Output.Dense)
 	if err != nil {
 		return "", err
 	}
-	return g.layerNorm(name+".output.LayerNorm", g.op(name, "Add", []string{out, a}), l.Output.LayerNorm)
+	return g.LayerNorm(name+".output.LayerNorm", g.Op(name, "Add", []string{out, a}), l.Output.LayerNorm)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hiertune/hiertune/export/ort"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/onnx"
 )
 
@@ -34,17 +35,16 @@ tasks:
   - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
   - {name: feats, dataset: ewt, type: feats, layer: 1}
   - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
-train: {batch_size: 8, steps: 1, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2}
-eval: {every: "1", select: ewt.las, batch_size: 16}
+train: {batch_size: 8, steps: 1, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2, eval_every: 1, select: ewt.las, eval_batch_size: 16}
 `
 
 // trained caches the models of train by job body: the tests only read
 // them (and restore the engine they set).
-var trained = map[string]*finetune.Model{}
+var trained = map[string]*model.Model{}
 
 // train runs a tiny fine-tuning job on the embedded tiny-random checkpoint
 // and opens its model.
-func train(t *testing.T, body string) *finetune.Model {
+func train(t *testing.T, body string) *model.Model {
 	t.Helper()
 	if m, ok := trained[body]; ok {
 		return m
@@ -57,10 +57,10 @@ func train(t *testing.T, body string) *finetune.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
-	m, err := finetune.Open(out, "latest", io.Discard)
+	m, err := finetune.Open(out, "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func train(t *testing.T, body string) *finetune.Model {
 // perturb draws the adapters' weights at random: a run of one step leaves
 // them near their neutral start (uniform mixes, closed gates), where a
 // wrong graph could still agree with hiertune.
-func perturb(m *finetune.Model) {
+func perturb(m *model.Model) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var ps []*nn.Param
 	if d := m.DepthMixer(); d != nil {
@@ -83,14 +83,14 @@ func perturb(m *finetune.Model) {
 	if w := m.EncoderWordPooling(); w != nil && w.Score != nil {
 		ps = append(ps, w.Score.Weight, w.Score.Bias)
 	}
-	for _, t := range m.ExportTasks() {
+	for _, t := range m.Tasks {
 		if t.Mixer != nil {
 			for _, np := range t.Mixer.NamedParams() {
 				ps = append(ps, np.Param)
 			}
 		}
-		if t.Pooler != nil {
-			for _, np := range t.Pooler.NamedParams() {
+		for _, np := range t.Head.Params() {
+			if strings.HasPrefix(np.Name, "pool.") {
 				ps = append(ps, np.Param)
 			}
 		}
@@ -104,7 +104,7 @@ func perturb(m *finetune.Model) {
 }
 
 // write exports m to a file and returns its path.
-func write(t *testing.T, m *finetune.Model, opt export.Options) string {
+func write(t *testing.T, m *model.Model, opt export.Options) string {
 	t.Helper()
 	om, err := export.Model(m, opt)
 	if err != nil {
@@ -201,9 +201,9 @@ func TestParity(t *testing.T) {
 
 // checkParity compares every output of the session with hiertune's
 // engine on a dataset's file.
-func checkParity(t *testing.T, m *finetune.Model, s *ort.Session, dataset, path string) {
+func checkParity(t *testing.T, m *model.Model, s *ort.Session, dataset, path string) {
 	t.Helper()
-	diff, err := m.CompareEngine(s, s.OutputNames(), dataset, path, 8, io.Discard)
+	diff, err := export.Compare(m, s, s.OutputNames(), dataset, path, 8, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,15 +219,15 @@ func checkParity(t *testing.T, m *finetune.Model, s *ort.Session, dataset, path 
 }
 
 // checkPredict predicts a file with both engines and compares the output.
-func checkPredict(t *testing.T, m *finetune.Model, s *ort.Session, dataset, path string) {
+func checkPredict(t *testing.T, m *model.Model, s *ort.Session, dataset, path string) {
 	t.Helper()
 	var want, got bytes.Buffer
-	if err := m.Predict(dataset, path, &want, 8, io.Discard); err != nil {
+	if err := m.PredictFile(dataset, path, &want, 8, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	m.SetEngine(s)
+	m.SetEngine(export.NewEngine(m, s))
 	defer m.SetEngine(nil)
-	if err := m.Predict(dataset, path, &got, 8, io.Discard); err != nil {
+	if err := m.PredictFile(dataset, path, &got, 8, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if want.String() != got.String() {
@@ -274,8 +274,8 @@ tasks:
   - {name: ner, dataset: ner, type: tag, crf: true, layer: -1, pooling: mean}
   - {name: sentiment, dataset: sst, type: classify, layer: -1}
   - {name: sentiment_mean, dataset: sst, type: classify, layer: 1, pooling: mean}
-train: {batch_size: 8, steps: 1, sampling: round-robin}
-eval: {every: "1", select: ner.ner_f1}
+sampling: round-robin
+train: {batch_size: 8, steps: 1, eval_every: 1, select: ner.ner_f1}
 `)
 	s := session(t, write(t, m, export.Options{}))
 	for dataset, path := range map[string]string{"ner": ner, "sst": cls} {
@@ -318,17 +318,17 @@ func TestBadModelFiles(t *testing.T) {
 		run    string // Predict's error
 	}{
 		{"missing input", func(g *onnx.Graph) {
-			input(g, finetune.TokenTypeIDs).Name = "segment_ids"
-			rewire(g, finetune.TokenTypeIDs, "segment_ids")
+			input(g, export.TokenTypeIDs).Name = "segment_ids"
+			rewire(g, export.TokenTypeIDs, "segment_ids")
 		}, `the graph takes input segment_ids INT64[batch, seq], which this run does not provide`, `the graph has no input "token_type_ids"`},
 		{"wrong dtype", func(g *onnx.Graph) {
-			input(g, finetune.AttentionMask).Type.Tensor.ElemType = onnx.Float
-			rewire(g, finetune.AttentionMask, "mask_i64")
-			g.Node = append([]*onnx.Node{{OpType: "Cast", Input: []string{finetune.AttentionMask}, Output: []string{"mask_i64"},
+			input(g, export.AttentionMask).Type.Tensor.ElemType = onnx.Float
+			rewire(g, export.AttentionMask, "mask_i64")
+			g.Node = append([]*onnx.Node{{OpType: "Cast", Input: []string{export.AttentionMask}, Output: []string{"mask_i64"},
 				Attribute: []*onnx.Attribute{{Name: "to", Type: onnx.AttributeInt, I: int64(onnx.Int64)}}}}, g.Node...)
 		}, `the graph takes input attention_mask FLOAT[batch, seq]; hiertune feeds INT64`, `input "attention_mask" is I64, the graph takes F32`},
 		{"fixed size", func(g *onnx.Graph) {
-			input(g, finetune.InputIDs).Type.Tensor.Shape.Dim[1] = onnx.Dimension{Value: 8, HasValue: true}
+			input(g, export.InputIDs).Type.Tensor.Shape.Dim[1] = onnx.Dimension{Value: 8, HasValue: true}
 		}, "", `input "input_ids" has shape [8 `},
 		{"missing output", func(g *onnx.Graph) {
 			for _, o := range g.Output {
@@ -365,9 +365,9 @@ func TestBadModelFiles(t *testing.T) {
 			if c.open == "" && err != nil || c.open != "" && (err == nil || !strings.Contains(err.Error(), c.open)) {
 				t.Errorf("CheckGraph: %v, want %q", err, c.open)
 			}
-			m.SetEngine(s)
+			m.SetEngine(export.NewEngine(m, s))
 			defer m.SetEngine(nil)
-			err = m.Predict("", dev, io.Discard, 8, io.Discard)
+			err = m.PredictFile("", dev, io.Discard, 8, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), c.run) {
 				t.Errorf("Predict: %v, want %q", err, c.run)
 			}
@@ -385,7 +385,7 @@ func TestDeclarations(t *testing.T) {
 		"name: deps, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8"))
 	cases := []struct {
 		name            string
-		m               *finetune.Model
+		m               *model.Model
 		opt             export.Options
 		inputs, outputs string
 	}{

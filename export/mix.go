@@ -9,6 +9,7 @@ import (
 
 	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/onnx/graph"
 )
 
 // depthInput returns layer l's input under depth mixing: Σ_j w_{l,j} h_j
@@ -32,11 +33,11 @@ func (x *exporter) depthInput(l int, d *adapters.DepthMixer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	gate, err := x.g.param(name+".gate", d.Gate[l-2], 1)
+	gate, err := x.g.Param(name+".gate", d.Gate[l-2], 1)
 	if err != nil {
 		return "", err
 	}
-	return x.g.op(name, "Add", []string{mix, x.g.op(name, "Mul", []string{att, gate})}), nil
+	return x.g.Op(name, "Add", []string{mix, x.g.Op(name, "Mul", []string{att, gate})}), nil
 }
 
 // weighted returns Σ_l w_l·xs[l] with constant weights, added in order as
@@ -47,12 +48,12 @@ func (x *exporter) weighted(name string, xs []string, w []float32, skipZero bool
 		if v == 0 && skipZero {
 			continue
 		}
-		terms = append(terms, x.g.op(name, "Mul", []string{xs[l], x.g.scalar(v)}))
+		terms = append(terms, x.g.Op(name, "Mul", []string{xs[l], x.g.Scalar(v)}))
 	}
 	if len(terms) == 0 {
-		return x.g.op(name, "Mul", []string{xs[0], x.g.scalar(0)})
+		return x.g.Op(name, "Mul", []string{xs[0], x.g.Scalar(0)})
 	}
-	return x.g.sum(name, terms)
+	return x.g.Sum(name, terms)
 }
 
 // layerAttention returns the per-token attention over the states xs with a
@@ -61,27 +62,27 @@ func (x *exporter) weighted(name string, xs []string, w []float32, skipZero bool
 func (x *exporter) layerAttention(name string, xs []string, query, bias *nn.Param) (string, error) {
 	g := x.g
 	h := x.m.Encoder.Config.HiddenSize
-	q, err := g.param(name+".query", query, h, 1)
+	q, err := g.Param(name+".query", query, h, 1)
 	if err != nil {
 		return "", err
 	}
-	b, err := g.param(name+".bias", bias, len(xs))
+	b, err := g.Param(name+".bias", bias, len(xs))
 	if err != nil {
 		return "", err
 	}
 	scores := make([]string, len(xs))
 	for l, s := range xs {
-		scores[l] = g.op(name, "MatMul", []string{s, q})
+		scores[l] = g.Op(name, "MatMul", []string{s, q})
 	}
-	s := g.op(name, "Concat", scores, attrInt("axis", -1))
-	s = g.op(name, "Add", []string{g.op(name, "Mul", []string{s, g.scalar(float32(1 / math.Sqrt(float64(h))))}), b})
-	alpha := g.op(name, "Softmax", []string{s}, attrInt("axis", -1))
+	s := g.Op(name, "Concat", scores, graph.AttrInt("axis", -1))
+	s = g.Op(name, "Add", []string{g.Op(name, "Mul", []string{s, g.Scalar(float32(1 / math.Sqrt(float64(h))))}), b})
+	alpha := g.Op(name, "Softmax", []string{s}, graph.AttrInt("axis", -1))
 	terms := make([]string, len(xs))
 	for l, st := range xs {
-		a := g.op(name, "Slice", []string{alpha, g.ints(int64(l)), g.ints(int64(l + 1)), g.ints(-1)})
-		terms[l] = g.op(name, "Mul", []string{st, a})
+		a := g.Op(name, "Slice", []string{alpha, g.Ints(int64(l)), g.Ints(int64(l + 1)), g.Ints(-1)})
+		terms[l] = g.Op(name, "Mul", []string{st, a})
 	}
-	return g.sum(name, terms), nil
+	return g.Sum(name, terms), nil
 }
 
 // mix returns a task's layer mix over the hidden states
@@ -99,7 +100,7 @@ func (x *exporter) mix(name string, m *adapters.Mixer) (string, error) {
 			if x.units[l] != x.units[l-1] {
 				return "", fmt.Errorf("%s: the difference of hidden states %d and %d crosses word pooling", name, l, l-1)
 			}
-			xs[i] = g.op(name, "Sub", []string{x.hidden[l], x.hidden[l-1]})
+			xs[i] = g.Op(name, "Sub", []string{x.hidden[l], x.hidden[l-1]})
 		}
 		if x.units[l] != x.units[layers[0]] {
 			return "", fmt.Errorf("%s mixes hidden states on both sides of word pooling", name)
@@ -112,33 +113,16 @@ func (x *exporter) mix(name string, m *adapters.Mixer) (string, error) {
 		if len(w) != len(xs) || len(gamma) != 1 {
 			return "", fmt.Errorf("%s: %d weights and %d scales for %d layers", name, len(w), len(gamma), len(xs))
 		}
-		s := softmax64(w)
+		s := kernels.Softmax64(w)
 		coef := make([]float32, len(w))
 		for l := range coef {
 			coef[l] = gamma[0] * float32(s[l])
 		}
 		return x.weighted(name, xs, coef, false), nil
 	case "concat":
-		return g.linear(name+".proj", g.op(name, "Concat", xs, attrInt("axis", -1)), m.Proj)
+		return g.Linear(name+".proj", g.Op(name, "Concat", xs, graph.AttrInt("axis", -1)), m.Proj)
 	case "attention":
 		return x.layerAttention(name, xs, m.Query, m.Bias)
 	}
 	return "", fmt.Errorf("%s: unknown mode %q", name, m.Config.Mode)
-}
-
-func softmax64(v []float32) []float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = max(m, float64(x))
-	}
-	out := make([]float64, len(v))
-	var z float64
-	for i, x := range v {
-		out[i] = math.Exp(float64(x) - m)
-		z += out[i]
-	}
-	for i := range out {
-		out[i] /= z
-	}
-	return out
 }

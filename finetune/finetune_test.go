@@ -13,7 +13,11 @@ import (
 	"testing"
 
 	"github.com/hiertune/hiertune/data/conllu"
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/loader"
+	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/tasks"
+	"github.com/hiertune/hiertune/train"
 )
 
 // sample data shipped with the repository
@@ -22,8 +26,8 @@ const (
 	ewtDev   = "../examples/data/ewt-sample-dev.conllu"
 )
 
-// job writes a configuration for the embedded tiny-random checkpoint.
-func job(t *testing.T, out, body string) (*Config, []byte) {
+// jobConfig writes a configuration for the embedded tiny-random checkpoint.
+func jobConfig(t *testing.T, out, body string) (*Config, []byte) {
 	t.Helper()
 	t.Setenv("HIERTUNE_CACHE", filepath.Join(filepath.Dir(out), "cache"))
 	raw := []byte("output: " + out + "\nmodel: tiny-random\n" + body)
@@ -40,16 +44,15 @@ tasks:
   - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
   - {name: feats, dataset: ewt, type: feats, layer: 1}
   - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
-train: {batch_size: 16, steps: 8, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2}
-eval: {every: "4", select: ewt.las, batch_size: 32}
+train: {batch_size: 16, steps: 8, learning_rate: 1e-3, head_learning_rate: 1e-2, threads: 2, eval_every: 4, select: ewt.las, eval_batch_size: 32}
 `
 
 // trainAndOpen runs the job body into out, then opens its latest
 // checkpoint, and returns it with the last dev scores the run logged.
-func trainAndOpen(t *testing.T, out, body string) (*Model, map[string]any) {
+func trainAndOpen(t *testing.T, out, body string) (*model.Model, map[string]any) {
 	t.Helper()
-	cfg, raw := job(t, out, body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	cfg, raw := jobConfig(t, out, body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatalf("job\n%s\nfailed: %v", body, err)
 	}
 	var logged map[string]any
@@ -58,7 +61,7 @@ func trainAndOpen(t *testing.T, out, body string) (*Model, map[string]any) {
 			logged = m
 		}
 	}
-	m, err := Open(out, "latest", io.Discard)
+	m, err := Open(out, "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +91,8 @@ func metricsLines(t *testing.T, dir string) []map[string]any {
 // encoder is a HuggingFace directory.
 func TestRunEvalPredict(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	cfg, raw := job(t, out, hierBody)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	cfg, raw := jobConfig(t, out, hierBody)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	var logged map[string]any
@@ -101,7 +104,7 @@ func TestRunEvalPredict(t *testing.T) {
 	if logged == nil {
 		t.Fatal("no dev scores logged at step 8")
 	}
-	m, err := Open(out, "latest", io.Discard)
+	m, err := Open(out, "latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +118,7 @@ func TestRunEvalPredict(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := m.Predict("ewt", ewtDev, &buf, 0, io.Discard); err != nil {
+	if err := m.PredictFile("ewt", ewtDev, &buf, 0, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	pred, err := conllu.Read(&buf, "pred")
@@ -152,24 +155,24 @@ func TestRunEvalPredict(t *testing.T) {
 // weights with those of an uninterrupted run.
 func TestResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
-	body := strings.Replace(hierBody, `every: "4"`, `every: "3"`, 1)
-	cfgA, rawA := job(t, filepath.Join(dir, "a"), body)
-	if err := Run(context.Background(), cfgA, rawA, false, io.Discard); err != nil {
+	body := strings.Replace(hierBody, `eval_every: 4`, `eval_every: 3`, 1)
+	cfgA, rawA := jobConfig(t, filepath.Join(dir, "a"), body)
+	if err := Run(context.Background(), cfgA, rawA, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfgB, rawB := job(t, filepath.Join(dir, "b"), body)
+	cfgB, rawB := jobConfig(t, filepath.Join(dir, "b"), body)
 	ctx, cancel := context.WithCancel(context.Background())
-	stopAfter = func(step int) {
+	afterStep = func(step int) {
 		if step == 5 {
 			cancel()
 		}
 	}
-	err := Run(ctx, cfgB, rawB, false, io.Discard)
-	stopAfter = nil
-	if !errors.Is(err, ErrStopped) {
+	err := Run(ctx, cfgB, rawB, false, io.Discard, nil)
+	afterStep = nil
+	if !errors.Is(err, train.ErrStopped) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
-	if err := Run(context.Background(), cfgB, rawB, true, io.Discard); err != nil {
+	if err := Run(context.Background(), cfgB, rawB, true, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"model.safetensors", "heads.safetensors", "optimizer.safetensors"} {
@@ -204,11 +207,11 @@ func TestNERAndClassification(t *testing.T) {
 tasks:
   - {name: ner, dataset: ner, type: tag, crf: true, layer: -1, pooling: mean}
   - {name: sentiment, dataset: sst, type: classify, layer: -1}
-train: {batch_size: 8, steps: 6, sampling: round-robin, learning_rate: 1e-3, head_learning_rate: 1e-2}
-eval: {every: "6", select: ner.ner_f1}
+sampling: round-robin
+train: {batch_size: 8, steps: 6, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_every: 6, select: ner.ner_f1}
 `
-	cfg, raw := job(t, filepath.Join(dir, "run"), body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	cfg, raw := jobConfig(t, filepath.Join(dir, "run"), body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	var dev map[string]any
@@ -222,12 +225,12 @@ eval: {every: "6", select: ner.ner_f1}
 			t.Errorf("dev scores lack %s: %v", k, dev)
 		}
 	}
-	m, err := Open(cfg.Output, "best", io.Discard)
+	m, err := Open(cfg.Output, "best")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := m.Predict("sst", cls, &out, 0, io.Discard); err != nil {
+	if err := m.PredictFile("sst", cls, &out, 0, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 41 || lines[0] != "sentence\tsentiment" {
@@ -257,11 +260,11 @@ func TestBadJobs(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			cfg, raw := job(t, filepath.Join(dir, strings.ReplaceAll(name, " ", "-")), "datasets:\n  "+c.body+`
+			cfg, raw := jobConfig(t, filepath.Join(dir, strings.ReplaceAll(name, " ", "-")), "datasets:\n  "+c.body+`
 tasks: [{name: deps, dataset: ewt, type: parse, layer: 1}]
 train: {steps: 1}
 `)
-			err := Run(context.Background(), cfg, raw, false, io.Discard)
+			err := Run(context.Background(), cfg, raw, false, io.Discard, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
@@ -270,11 +273,11 @@ train: {steps: 1}
 	// A label the training data never had: no loss during training, and a
 	// wrong prediction at evaluation.
 	unseen := write("unseen.conllu", row("1", "a", "0")+strings.Replace(row("2", "b", "1"), "NOUN", "VERB", 1)+"\n")
-	cfg, raw := job(t, filepath.Join(dir, "unseen"), "datasets:\n  ewt: {format: conllu, train: "+good+", dev: "+unseen+`}
+	cfg, raw := jobConfig(t, filepath.Join(dir, "unseen"), "datasets:\n  ewt: {format: conllu, train: "+good+", dev: "+unseen+`}
 tasks: [{name: upos, dataset: ewt, type: tag, column: upos, layer: 1}]
 train: {steps: 2}
 `)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range metricsLines(t, cfg.Output) {
@@ -287,14 +290,14 @@ train: {steps: 2}
 func TestConfigErrors(t *testing.T) {
 	base := "output: x\nmodel: tiny-random\ndatasets: {ewt: {format: conllu, train: a}}\n"
 	cases := map[string]string{
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1}\nbogus: 1\n":                "field bogus not found",
-		base + "tasks: [{name: u, dataset: nope, type: tag, column: upos}]\ntrain: {steps: 1}\n":                         `unknown dataset "nope"`,
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: colour}]\ntrain: {steps: 1}\n":                        "column must be",
-		base + "tasks: [{name: u, dataset: ewt, type: classify}]\ntrain: {steps: 1}\n":                                   "needs a [tsv] dataset",
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, epochs: 2}\n":               "steps or epochs",
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, sampling: lottery}\n":       "train.sampling",
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos, pooling: median}]\ntrain: {steps: 1}\n":         "pooling must be",
-		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {continual: [{add: [v], steps: 3}]}\n": `"v" is not a task`,
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1}\nbogus: 1\n":          `unknown key "bogus"`,
+		base + "tasks: [{name: u, dataset: nope, type: tag, column: upos}]\ntrain: {steps: 1}\n":                   `unknown dataset "nope"`,
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: colour}]\ntrain: {steps: 1}\n":                  "column must be",
+		base + "tasks: [{name: u, dataset: ewt, type: classify}]\ntrain: {steps: 1}\n":                             "a classify task needs texts with a label column (tsv), ewt is conllu",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ntrain: {steps: 1, epochs: 2}\n":         "steps or epochs",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\nsampling: lottery\ntrain: {steps: 1}\n": "sampling must be",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos, pooling: median}]\ntrain: {steps: 1}\n":   "pooling must be",
+		base + "tasks: [{name: u, dataset: ewt, type: tag, column: upos}]\ncontinual: [{add: [v], steps: 3}]\n":    `"v" is not a task`,
 	}
 	for text, want := range cases {
 		if _, err := ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
@@ -306,37 +309,34 @@ func TestConfigErrors(t *testing.T) {
 // TestScheduleAndSampling checks the continual stages and the dataset
 // sampling rules, white-box.
 func TestScheduleAndSampling(t *testing.T) {
-	mk := func(name string, n int) *dataset {
-		return &dataset{name: name, train: make([]*example, n)}
+	mk := func(name string, n int) *datasets.Dataset {
+		return &datasets.Dataset{Name: name, Train: make([]*tasks.Example, n)}
 	}
-	big, small := mk("big", 900), mk("small", 100)
-	tasks := []*task{
-		{cfg: TaskConfig{Name: "a"}, ds: big},
-		{cfg: TaskConfig{Name: "b"}, ds: big},
-		{cfg: TaskConfig{Name: "c"}, ds: small},
+	task := func(name, dataset string) *tasks.Task {
+		return &tasks.Task{Config: tasks.Config{Name: name, Dataset: dataset}}
 	}
-	tr := &trainer{cfg: &Config{Train: TrainConfig{Seed: 3, Continual: []StageConfig{{Add: []string{"a"}, Steps: 10}, {Add: []string{"c"}, Steps: 10}, {Add: []string{"b"}, Steps: 10}}}},
-		m: &Model{tasks: tasks}}
-	names := func(ts []*task) string {
+	j := &job{cfg: &Config{Train: train.Config{Seed: 3}, Continual: []StageConfig{{Add: []string{"a"}, Steps: 10}, {Add: []string{"c"}, Steps: 10}, {Add: []string{"b"}, Steps: 10}}},
+		m: &model.Model{Tasks: []*tasks.Task{task("a", "big"), task("b", "big"), task("c", "small")}, Datasets: []*datasets.Dataset{mk("big", 900), mk("small", 100)}}}
+	names := func(ts []*tasks.Task) string {
 		var s []string
 		for _, t := range ts {
-			s = append(s, t.cfg.Name)
+			s = append(s, t.Config.Name)
 		}
 		return strings.Join(s, ",")
 	}
 	for step, want := range map[int]string{0: "a", 9: "a", 10: "a,c", 19: "a,c", 20: "a,b,c", 29: "a,b,c", 40: "a,b,c"} {
-		if got := names(tr.active(step)); got != want {
+		if got := names(j.active(step)); got != want {
 			t.Errorf("active(%d) = %s, want %s", step, got, want)
 		}
 	}
-	tr.cfg.Train.Continual = nil
+	j.cfg.Continual = nil
 	count := func(sampling string, temp float64) map[string]int {
-		tr.cfg.Train.Sampling, tr.cfg.Train.Temperature = sampling, temp
+		j.cfg.Sampling, j.cfg.SamplingTemperature = sampling, temp
 		n := map[string]int{}
 		for s := 0; s < 2000; s++ {
-			ds, _ := tr.datasetsAt(s)
+			ds, _ := j.datasetsAt(s)
 			for _, d := range ds {
-				n[d.name]++
+				n[d.Name]++
 			}
 		}
 		return n
@@ -363,16 +363,18 @@ func TestContinualAccumulatePatience(t *testing.T) {
 tasks:
   - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
   - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
+continual: [{add: [upos], steps: 4}, {add: [deps], steps: 40}]
 train:
   batch_size: 8
   accumulate: 2
   learning_rate: 1e-9
   head_learning_rate: 1e-9
-  continual: [{add: [upos], steps: 4}, {add: [deps], steps: 40}]
-eval: {every: "2", select: ewt.upos, patience: 2}
+  eval_every: 2
+  select: ewt.upos
+  patience: 2
 `
-	cfg, raw := job(t, filepath.Join(t.TempDir(), "run"), body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	cfg, raw := jobConfig(t, filepath.Join(t.TempDir(), "run"), body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	var devSteps []float64
@@ -406,11 +408,11 @@ func TestLayerMixes(t *testing.T) {
 			t.Errorf("%s: eval %v, logged %v", mix, scores["ewt.upos"], logged["ewt.upos"])
 		}
 	}
-	plain, raw := job(t, filepath.Join(dir, "plain"), strings.Replace(hierBody, "steps: 8", "steps: 4", 1))
+	plain, raw := jobConfig(t, filepath.Join(dir, "plain"), strings.Replace(hierBody, "steps: 8", "steps: 4", 1))
 	if plain.Tasks[0].Mix.Mode != "" || plain.WordPooling != nil || plain.DepthMixing != "" {
 		t.Fatal("an adapter is on by default")
 	}
-	if err := Run(context.Background(), plain, raw, false, io.Discard); err != nil {
+	if err := Run(context.Background(), plain, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(dir, "plain", "checkpoints", "step-0000004", "model.safetensors"))
@@ -425,8 +427,8 @@ func TestLayerMixes(t *testing.T) {
 func TestMixAcrossWordPooling(t *testing.T) {
 	body := "word_pooling: {after: 1}\n" + strings.Replace(hierBody, "type: tag, column: upos, layer: 1}",
 		"type: tag, column: upos, layer: 2, mix: {mode: attention, layers: [2], diff: true}}", 1)
-	cfg, raw := job(t, filepath.Join(t.TempDir(), "run"), body)
-	err := Run(context.Background(), cfg, raw, false, io.Discard)
+	cfg, raw := jobConfig(t, filepath.Join(t.TempDir(), "run"), body)
+	err := Run(context.Background(), cfg, raw, false, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "layers 1..2 on both sides of word pooling after 1") {
 		t.Errorf("got %v", err)
 	}
@@ -518,28 +520,5 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("only %d fine-tuning examples", n)
-	}
-}
-
-// TestApplyUDFollowsTaskOrder checks that when a parser and a deprel tagger
-// both predict DEPREL, the task configured later is written, every time.
-func TestApplyUDFollowsTaskOrder(t *testing.T) {
-	sents, err := conllu.Read(strings.NewReader("1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n2\tthere\tthere\tADV\t_\t_\t1\tadvmod\t_\t_\n\n"), "two.conllu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parser := &task{cfg: TaskConfig{Name: "deps", Type: "parse"}}
-	tagger := &task{cfg: TaskConfig{Name: "rel", Type: "tag", Column: "deprel"}}
-	preds := predictions{
-		parser: {{heads: []int{2, 0}, labels: []string{"discourse", "root"}}},
-		tagger: {{labels: []string{"vocative", "dep"}}},
-	}
-	for range 20 { // map order would differ between some of these
-		exs := []*example{{sent: sents[0]}}
-		applyUD([]*task{parser, tagger}, exs, preds)
-		w := sents[0].Words()
-		if w[0].Head != 2 || w[0].DepRel != "vocative" || w[1].DepRel != "dep" {
-			t.Fatalf("head %d, deprels %q %q", w[0].Head, w[0].DepRel, w[1].DepRel)
-		}
 	}
 }

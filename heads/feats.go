@@ -66,21 +66,21 @@ func (f *Feats) Targets(feats string) []float32 {
 	return t
 }
 
-// Loss returns the multi-label loss of word vectors against targets (one
-// Targets row per word) over the words whose keep flag is set.
-func (f *Feats) Loss(words mat.Tensor, targets []float32, keep []bool, d kernels.Dropout) mat.Tensor {
-	return kernels.SigmoidBCE(f.Out.Forward(kernels.DropoutOp(words, d)), targets, keep)
+// Logits returns the pair scores [words, pairs] of word vectors.
+func (f *Feats) Logits(words mat.Tensor, d kernels.Dropout) mat.Tensor {
+	return f.Out.Forward(kernels.DropoutOp(words, d))
 }
 
-// Predict returns each word's FEATS value, features in alphabetical order
-// ("_" for none), as CoNLL-U writes them.
-func (f *Feats) Predict(words mat.Tensor) []string {
-	return f.Decode(kernels.Values(f.Out.Forward(words)))
+// Loss returns the multi-label loss of logits against targets (one Targets
+// row per word) over the words whose keep flag is set.
+func (f *Feats) Loss(logits mat.Tensor, targets []float32, keep []bool) mat.Tensor {
+	return kernels.SigmoidBCE(logits, targets, keep)
 }
 
 // Decode returns the FEATS value of each word from the head's logits, one
 // row of len(Pairs) values per word (a trailing partial row is ignored):
-// for each feature, its best value if its sigmoid exceeds one half.
+// for each feature, its best value if its sigmoid exceeds one half;
+// features in alphabetical order ("_" for none), as CoNLL-U writes them.
 func (f *Feats) Decode(logits []float32) []string {
 	K := len(f.Pairs)
 	names := make([]string, 0, len(f.byFeature))
@@ -128,15 +128,15 @@ func NewClassifier(hidden int, labels []string, rng *rand.Rand) *Classifier {
 // NamedParams returns the classifier's parameters.
 func (c *Classifier) NamedParams() []encoder.NamedParam { return linearParams("out", c.Out) }
 
-// Loss returns the cross-entropy of sequence vectors against gold label
-// indices (-100: none).
-func (c *Classifier) Loss(vectors mat.Tensor, gold []int, d kernels.Dropout) (mat.Tensor, error) {
-	return kernels.CrossEntropy(c.Out.Forward(kernels.DropoutOp(vectors, d)), gold, -100)
+// Logits returns the label scores [sequences, labels] of sequence vectors.
+func (c *Classifier) Logits(vectors mat.Tensor, d kernels.Dropout) mat.Tensor {
+	return c.Out.Forward(kernels.DropoutOp(vectors, d))
 }
 
-// Predict returns the best label index of each vector.
-func (c *Classifier) Predict(vectors mat.Tensor) []int {
-	return c.Decode(kernels.Values(c.Out.Forward(vectors)))
+// Loss returns the cross-entropy of logits against gold label indices
+// (-100: none).
+func (c *Classifier) Loss(logits mat.Tensor, gold []int) (mat.Tensor, error) {
+	return kernels.CrossEntropy(logits, gold, -100)
 }
 
 // Decode returns the best label index of each row of logits (len(Labels)

@@ -83,40 +83,77 @@ type Sentences struct {
 	Lengths []int // words + 1 (ROOT)
 }
 
-func (s Sentences) arcScores(p *Parser, words mat.Tensor, d Dropout) mat.Tensor {
-	return kernels.ArcScores(mlp(p.ArcDep, words, d), mlp(p.ArcHead, words, d), p.ArcU, s.B, s.W, s.Lengths)
+// Scores are a parser's scores on a batch of sentences: the arc score of
+// every dependent–head pair, and the label MLPs' outputs from which Labels
+// scores the labels of any arcs.
+type Scores struct {
+	S Sentences
+	// Arc holds the arc scores [B·W, W] as kernels.ArcScores lays them
+	// out (impossible heads Masked).
+	Arc             mat.Tensor
+	relDep, relHead mat.Tensor
+	p               *Parser
+}
+
+// Forward computes the parser's scores on word vectors laid out as s, with
+// dropout drawn from d on the words and after each MLP.
+func (p *Parser) Forward(words mat.Tensor, s Sentences, d Dropout) *Scores {
+	x := kernels.DropoutOp(words, d())
+	arc := kernels.ArcScores(mlp(p.ArcDep, x, d), mlp(p.ArcHead, x, d), p.ArcU, s.B, s.W, s.Lengths)
+	return &Scores{S: s, Arc: arc, relDep: mlp(p.RelDep, x, d), relHead: mlp(p.RelHead, x, d), p: p}
+}
+
+// Labels returns the label scores [arcs, labels] of the arcs from the
+// slots deps to the slots govs (both b·W+i).
+func (s *Scores) Labels(deps, govs []int) mat.Tensor {
+	p := s.p
+	return kernels.Bilinear(kernels.GatherRows(s.relDep, deps), kernels.GatherRows(s.relHead, govs), p.RelU, len(p.Labels))
+}
+
+// AllLabels returns the label scores of every dependent–head pair
+// [B·W·W, labels], row (b·W+i)·W+j for dependent i and head j of sentence
+// b.
+func (s *Scores) AllLabels() mat.Tensor {
+	return kernels.BilinearAllPairs(kernels.Values(s.relDep), kernels.Values(s.relHead), kernels.Values(s.p.RelU), s.S.B, s.S.W, len(s.p.Labels))
 }
 
 // Loss returns the arc and label losses. heads and rels give, for each slot
 // b·W+i, the gold head index (within the sentence) and label index, or -100
 // for slots without (ROOT, padding, words without a gold head).
-func (p *Parser) Loss(words mat.Tensor, s Sentences, heads, rels []int, d Dropout) (arc, label mat.Tensor, err error) {
-	x := kernels.DropoutOp(words, d())
-	arc, err = kernels.CrossEntropy(s.arcScores(p, x, d), heads, -100)
+func (p *Parser) Loss(s *Scores, heads, rels []int) (arc, label mat.Tensor, err error) {
+	arc, err = kernels.CrossEntropy(s.Arc, heads, -100)
 	if err != nil {
 		return nil, nil, err
 	}
-	var deps, govs, gold []int
+	deps, govs := GoldArcs(s.S, heads, rels)
+	if len(deps) == 0 {
+		return arc, kernels.NewMatrix(1, 1, []float32{0}), nil
+	}
+	gold := make([]int, len(deps))
+	for i, d := range deps {
+		gold[i] = rels[d]
+	}
+	label, err = kernels.CrossEntropy(s.Labels(deps, govs), gold, -100)
+	return arc, label, err
+}
+
+// GoldArcs returns the slots of the dependents and heads of the gold arcs
+// that have a label: slots with a head and a label index not below 0.
+func GoldArcs(s Sentences, heads, rels []int) (deps, govs []int) {
 	for slot, h := range heads {
 		if h >= 0 && rels[slot] >= 0 {
 			deps = append(deps, slot)
 			govs = append(govs, slot/s.W*s.W+h)
-			gold = append(gold, rels[slot])
 		}
 	}
-	if len(deps) == 0 {
-		return arc, kernels.NewMatrix(1, 1, []float32{0}), nil
-	}
-	rd, rh := mlp(p.RelDep, x, d), mlp(p.RelHead, x, d)
-	scores := kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels))
-	label, err = kernels.CrossEntropy(scores, gold, -100)
-	return arc, label, err
+	return deps, govs
 }
 
-// Predict returns, for each sentence, the head and label index of each of
-// its words (index 0 is ROOT, with head -1).
-func (p *Parser) Predict(words mat.Tensor, s Sentences) (heads, labels [][]int, err error) {
-	if heads, err = p.DecodeHeads(kernels.Values(s.arcScores(p, words, NoDropout)), s); err != nil {
+// Predict decodes each sentence's heads and labels (index 0 is ROOT, with
+// head -1 and label -1) from arc scores laid out as ArcScores lays them out
+// and the label scores that labels returns for the chosen arcs.
+func (p *Parser) Predict(arc []float32, s Sentences, labels func(deps, govs []int) []float32) (heads, labelIdx [][]int, err error) {
+	if heads, err = p.DecodeHeads(arc, s); err != nil {
 		return nil, nil, err
 	}
 	var deps, govs []int
@@ -127,11 +164,10 @@ func (p *Parser) Predict(words mat.Tensor, s Sentences) (heads, labels [][]int, 
 	}
 	var scores []float32
 	if len(deps) > 0 {
-		rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
-		scores = kernels.Values(kernels.Bilinear(kernels.GatherRows(rd, deps), kernels.GatherRows(rh, govs), p.RelU, len(p.Labels)))
+		scores = labels(deps, govs)
 	}
-	labels, err = p.DecodeLabels(heads, scores)
-	return heads, labels, err
+	labelIdx, err = p.DecodeLabels(heads, scores)
+	return heads, labelIdx, err
 }
 
 // DecodeHeads returns each sentence's heads (index 0 is ROOT, with head
@@ -190,16 +226,6 @@ func (p *Parser) DecodeLabels(heads [][]int, scores []float32) ([][]int, error) 
 		}
 	}
 	return labels, nil
-}
-
-// Scores returns the parser's scores for sentences laid out as s: the arc
-// scores of ArcScores [B·W, W] (impossible heads Masked) and the label
-// scores of every dependent–head pair [B·W·W, labels], row (b·W+i)·W+j
-// for dependent i and head j of sentence b.
-func (p *Parser) Scores(words mat.Tensor, s Sentences) (arc, label mat.Tensor) {
-	arc = s.arcScores(p, words, NoDropout)
-	rd, rh := mlp(p.RelDep, words, NoDropout), mlp(p.RelHead, words, NoDropout)
-	return arc, kernels.BilinearAllPairs(kernels.Values(rd), kernels.Values(rh), kernels.Values(p.RelU), s.B, s.W, len(p.Labels))
 }
 
 // label picks a word's label: "root" exactly when it is attached to ROOT

@@ -66,7 +66,7 @@ func TestAllLabelScoresMatchPairwise(t *testing.T) {
 	for i := range kernels.Values(words) {
 		kernels.Values(words)[i] = float32(rng.NormFloat64())
 	}
-	_, label := p.Scores(words, Sentences{B: B, W: W, Lengths: []int{3, 2}})
+	label := p.Forward(words, Sentences{B: B, W: W, Lengths: []int{3, 2}}, NoDropout).AllLabels()
 	var deps, govs []int
 	for b := 0; b < B; b++ {
 		for i := 0; i < W; i++ {

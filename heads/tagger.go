@@ -54,21 +54,15 @@ func (t *Tagger) Logits(words mat.Tensor, d kernels.Dropout) mat.Tensor {
 	return t.Out.Forward(kernels.DropoutOp(words, d))
 }
 
-// Loss returns the training loss for word vectors whose gold label indices
-// are gold (-100: no label). sentences gives the number of words of each
-// sentence, in order (the CRF scores whole sentences; a sentence with an
-// unlabelled word is skipped by the CRF).
-func (t *Tagger) Loss(words mat.Tensor, gold []int, sentences []int, d kernels.Dropout) (mat.Tensor, error) {
-	logits := t.Logits(words, d)
+// Loss returns the training loss of the logits of words whose gold label
+// indices are gold (-100: no label). sentences gives the number of words of
+// each sentence, in order (the CRF scores whole sentences; a sentence with
+// an unlabelled word is skipped by the CRF).
+func (t *Tagger) Loss(logits mat.Tensor, gold []int, sentences []int) (mat.Tensor, error) {
 	if !t.CRF {
 		return kernels.CrossEntropy(logits, gold, -100)
 	}
 	return kernels.Op(&crfFn{logits: logits, gold: gold, sentences: sentences, t: t}), nil
-}
-
-// Predict returns the label index of every word.
-func (t *Tagger) Predict(words mat.Tensor, sentences []int) ([]int, error) {
-	return t.Decode(kernels.Values(t.Logits(words, kernels.Dropout{})), sentences)
 }
 
 // Decode returns the label index of every word from the tagger's logits

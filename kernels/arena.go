@@ -43,6 +43,9 @@ var arena atomic.Pointer[Arena]
 // (nil: from the Go heap). It applies to the whole process.
 func UseArena(a *Arena) { arena.Store(a) }
 
+// CurrentArena returns the arena in use (see UseArena), or nil.
+func CurrentArena() *Arena { return arena.Load() }
+
 // align rounds buffers to 64 bytes, so that each starts on a cache line.
 const align = 16
 

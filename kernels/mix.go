@@ -40,7 +40,9 @@ func (f *scalarMixFn) Operands() []mat.Tensor {
 	return append(append([]mat.Tensor{}, f.states...), f.w, f.gamma)
 }
 
-func softmax64(v []float32) []float64 {
+// Softmax64 returns the softmax of v computed in float64 (as ScalarMix
+// weighs its layers).
+func Softmax64(v []float32) []float64 {
 	m := math.Inf(-1)
 	for _, x := range v {
 		m = max(m, float64(x))
@@ -58,7 +60,7 @@ func softmax64(v []float32) []float64 {
 }
 
 func (f *scalarMixFn) Forward() (mat.Tensor, error) {
-	f.s = softmax64(Values(f.w))
+	f.s = Softmax64(Values(f.w))
 	g := Values(f.gamma)[0]
 	r, c := Dims(f.states[0])
 	out := alloc(r * c)

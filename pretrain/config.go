@@ -11,14 +11,12 @@
 package pretrain
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/internal/yamlstrict"
+	"github.com/hiertune/hiertune/train"
 )
 
 // Config is a pretraining job, read from YAML. Unknown keys are errors.
@@ -29,7 +27,11 @@ type Config struct {
 	Vocab     VocabConfig     `yaml:"vocab"`
 	Data      DataConfig      `yaml:"data"`
 	Objective ObjectiveConfig `yaml:"objective"`
-	Train     TrainConfig     `yaml:"train"`
+	// Train is the train: block every job shares; eval_batch_size is the
+	// held-out evaluation's batch size (default: batch_size), select
+	// defaults to the held-out loss (steps are required, epochs not
+	// allowed).
+	Train train.Config `yaml:"train"`
 }
 
 // ModelConfig chooses the model: a checkpoint to continue from, or an
@@ -40,13 +42,14 @@ type ModelConfig struct {
 	From string `yaml:"from"`
 	// Preset names an architecture (encoder.Presets) for a new model; the
 	// fields below override its values.
-	Preset        string   `yaml:"preset"`
-	Layers        int      `yaml:"layers"`
-	Hidden        int      `yaml:"hidden"`
-	Heads         int      `yaml:"heads"`
-	Intermediate  int      `yaml:"intermediate"`
-	MaxPositions  int      `yaml:"max_positions"`
-	Dropout       *float64 `yaml:"dropout"`
+	Preset       string  `yaml:"preset"`
+	Layers       int     `yaml:"layers"`
+	Hidden       int     `yaml:"hidden"`
+	Heads        int     `yaml:"heads"`
+	Intermediate int     `yaml:"intermediate"`
+	MaxPositions int     `yaml:"max_positions"`
+	Dropout      float64 `yaml:"dropout"`
+	// AttentionDrop defaults to Dropout.
 	AttentionDrop *float64 `yaml:"attention_dropout"`
 }
 
@@ -77,7 +80,7 @@ type DataConfig struct {
 	// Pack concatenates consecutive lines of a document up to MaxLength;
 	// without it every line is its own sequence. A line longer than a
 	// sequence is always split, at word boundaries.
-	Pack *bool `yaml:"pack"`
+	Pack bool `yaml:"pack"`
 	// EvalSequences caps the held-out sequences each evaluation reads.
 	EvalSequences int `yaml:"eval_sequences"`
 }
@@ -85,7 +88,7 @@ type DataConfig struct {
 // ObjectiveConfig sets the masking and the sentence-level objective.
 type ObjectiveConfig struct {
 	MaskProbability float64 `yaml:"mask_probability"`
-	WholeWord       *bool   `yaml:"whole_word"`
+	WholeWord       bool    `yaml:"whole_word"`
 	// Replace gives the shares of masked positions that become [MASK], a
 	// random token, or stay unchanged (BERT's 80/10/10).
 	Replace []float64 `yaml:"replace"`
@@ -95,120 +98,38 @@ type ObjectiveConfig struct {
 	Sentence string `yaml:"sentence"`
 }
 
-// TrainConfig sets the optimisation.
-type TrainConfig struct {
-	BatchSize    int     `yaml:"batch_size"`
-	Steps        int     `yaml:"steps"`
-	LearningRate float64 `yaml:"learning_rate"`
-	// Warmup is the share of Steps with a rising learning rate.
-	Warmup      *float64 `yaml:"warmup"`
-	WeightDecay *float64 `yaml:"weight_decay"`
-	// Clip is the largest global gradient norm; 0 turns clipping off.
-	Clip      *float64 `yaml:"clip"`
-	Seed      uint64   `yaml:"seed"`
-	Threads   int      `yaml:"threads"`
-	EvalEvery int      `yaml:"eval_every"`
-	SaveEvery int      `yaml:"save_every"`
-	// Keep is how many recent checkpoints to keep besides the best.
-	Keep int `yaml:"keep"`
-	// TimeLimit stops the run (saving it) after this long, for jobs given
-	// a wall-clock budget; the schedule still spans Steps.
-	TimeLimit Duration `yaml:"time_limit"`
-}
-
-// Duration is a time.Duration written like "2h" or "90m" in YAML.
-type Duration struct{ time.Duration }
-
-// UnmarshalYAML parses a duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q (write e.g. 90m or 2h)", n.Line, s)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalYAML writes the duration as a string.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// ParseConfig reads a configuration, rejecting unknown keys, and fills in
-// defaults.
+// ParseConfig reads a configuration, rejecting unknown keys and invalid
+// values, with the defaults filled in.
 func ParseConfig(data []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
+	c := defaults()
+	if err := yamlstrict.Decode(data, &c, nil); err != nil {
 		return nil, err
 	}
-	c.defaults()
+	if c.Model.From == "" && c.Model.Preset == "" {
+		c.Model.Preset = "bert-mini"
+	}
+	if c.Model.AttentionDrop == nil {
+		d := c.Model.Dropout
+		c.Model.AttentionDrop = &d
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-func (c *Config) defaults() {
-	t := true
-	float := func(p **float64, v float64) {
-		if *p == nil {
-			*p = &v
-		}
-	}
-	if c.Model.From == "" && c.Model.Preset == "" {
-		c.Model.Preset = "bert-mini"
-	}
-	float(&c.Model.Dropout, 0.1)
-	float(&c.Model.AttentionDrop, *c.Model.Dropout)
-	if c.Vocab.MinFrequency == 0 {
-		c.Vocab.MinFrequency = 2
-	}
-	if c.Data.Heldout == 0 {
-		c.Data.Heldout = 0.01
-	}
-	if c.Data.MaxLength == 0 {
-		c.Data.MaxLength = 128
-	}
-	if c.Data.Pack == nil {
-		c.Data.Pack = &t
-	}
-	if c.Data.EvalSequences == 0 {
-		c.Data.EvalSequences = 1000
-	}
-	if c.Objective.MaskProbability == 0 {
-		c.Objective.MaskProbability = 0.15
-	}
-	if c.Objective.WholeWord == nil {
-		c.Objective.WholeWord = &t
-	}
-	if c.Objective.Replace == nil {
-		c.Objective.Replace = []float64{0.8, 0.1, 0.1}
-	}
-	if c.Objective.Sentence == "" {
-		c.Objective.Sentence = "none"
-	}
-	tr := &c.Train
-	if tr.BatchSize == 0 {
-		tr.BatchSize = 32
-	}
-	if tr.LearningRate == 0 {
-		tr.LearningRate = 5e-4
-	}
-	float(&tr.Warmup, 0.06)
-	float(&tr.WeightDecay, 0.01)
-	float(&tr.Clip, 1)
-	if tr.EvalEvery == 0 {
-		tr.EvalEvery = 500
-	}
-	if tr.SaveEvery == 0 {
-		tr.SaveEvery = 1000
-	}
-	if tr.Keep == 0 {
-		tr.Keep = 2
+// defaults returns a job with every default filled in, for reading a
+// configuration into.
+func defaults() Config {
+	return Config{
+		Model:     ModelConfig{Dropout: 0.1},
+		Vocab:     VocabConfig{MinFrequency: 2},
+		Data:      DataConfig{Heldout: 0.01, MaxLength: 128, Pack: true, EvalSequences: 1000},
+		Objective: ObjectiveConfig{MaskProbability: 0.15, WholeWord: true, Replace: []float64{0.8, 0.1, 0.1}, Sentence: "none"},
+		Train: train.Config{
+			BatchSize: 32, LearningRate: 5e-4, Warmup: 0.06, WeightDecay: 0.01, Clip: 1, Accumulate: 1,
+			EvalEvery: train.Every{Steps: 500}, SaveEvery: 1000, Keep: 2,
+		},
 	}
 }
 
@@ -233,14 +154,15 @@ func (c *Config) validate() error {
 	}
 	check(c.Objective.Sentence == "none" || c.Objective.Sentence == "nsp" || c.Objective.Sentence == "sop",
 		"objective.sentence must be none, nsp or sop, got %q", c.Objective.Sentence)
-	check(c.Train.Steps > 0, "train.steps must be positive")
-	check(c.Train.BatchSize > 0, "train.batch_size must be positive")
-	check(c.Train.LearningRate > 0, "train.learning_rate must be positive")
-	check(*c.Train.Warmup >= 0 && *c.Train.Warmup < 1, "train.warmup is a share of the steps, in [0, 1)")
-	check(*c.Train.WeightDecay >= 0, "train.weight_decay must not be negative")
-	check(*c.Train.Clip >= 0, "train.clip must not be negative")
-	check(c.Train.Threads >= 0, "train.threads must not be negative")
-	check(*c.Model.Dropout >= 0 && *c.Model.Dropout < 1, "model.dropout must be in [0, 1)")
+	if err := c.Train.Validate("train"); err != nil {
+		errs = append(errs, err)
+	}
+	check(c.Train.Steps > 0 && c.Train.Epochs == 0, "train.steps must be positive (pretraining counts steps, not epochs)")
+	check(c.Data.EvalSequences > 0, "data.eval_sequences must be positive, got %d", c.Data.EvalSequences)
+	check(c.Vocab.MinFrequency >= 1, "vocab.min_frequency must be at least 1, got %d", c.Vocab.MinFrequency)
+	check(c.Model.Layers >= 0 && c.Model.Hidden >= 0 && c.Model.Heads >= 0 && c.Model.Intermediate >= 0 && c.Model.MaxPositions >= 0,
+		"model: layers, hidden, heads, intermediate and max_positions must not be negative")
+	check(c.Model.Dropout >= 0 && c.Model.Dropout < 1, "model.dropout must be in [0, 1)")
 	check(*c.Model.AttentionDrop >= 0 && *c.Model.AttentionDrop < 1, "model.attention_dropout must be in [0, 1)")
 	if c.Model.From == "" {
 		_, err := encoder.Preset(c.Model.Preset)
@@ -269,6 +191,6 @@ func (c *Config) Architecture(vocabSize, padID int) encoder.Config {
 		a.MaxPositionEmbeddings = max(c.Data.MaxLength, 64)
 	}
 	a.VocabSize, a.PadTokenID = vocabSize, padID
-	a.HiddenDropoutProb, a.AttentionProbsDropoutProb = *m.Dropout, *m.AttentionDrop
+	a.HiddenDropoutProb, a.AttentionProbsDropoutProb = m.Dropout, *m.AttentionDrop
 	return a
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hiertune/hiertune/train"
 )
 
 // TestEvaluateMatchesTheRun checks that Evaluate on a run's best checkpoint
@@ -25,7 +27,7 @@ func TestEvaluateMatchesTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var state State
+	var state train.State
 	b, err := os.ReadFile(filepath.Join(cfg.Output, "checkpoints", "best", "state.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,15 +2,14 @@ package pretrain
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/nlpodyssey/spago/mat"
 
@@ -18,11 +17,8 @@ import (
 	"github.com/hiertune/hiertune/internal/atomicfile"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
-	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tokenizer"
-	"github.com/hiertune/hiertune/optim"
-	"github.com/hiertune/hiertune/run"
-	"github.com/hiertune/hiertune/tensor"
+	"github.com/hiertune/hiertune/train"
 )
 
 // Streams of the run's random numbers, derived from the seed so that any
@@ -36,19 +32,18 @@ const (
 	streamEval
 )
 
-// stopAfter, when set (by tests), is called after every step.
-var stopAfter func(step int)
-
 func (t *trainer) rng(stream, a, b uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(t.cfg.Train.Seed^(stream<<56)^(a<<24), b))
 }
+
+// perEpoch returns the number of steps of an epoch.
+func (t *trainer) perEpoch() int { return max(1, t.train.Len()/t.cfg.Train.BatchSize) }
 
 // batchAt returns the training batch of global step s. Every epoch walks a
 // fresh permutation of the training sequences, cut into batches of similar
 // lengths (see epochBatches), and masks each sequence anew.
 func (t *trainer) batchAt(s int) (*batch, error) {
-	n, bs := t.train.Len(), t.cfg.Train.BatchSize
-	perEpoch := max(1, n/bs)
+	perEpoch := t.perEpoch()
 	epoch, k := s/perEpoch, s%perEpoch
 	if t.epoch != epoch || t.batches == nil {
 		t.epoch, t.batches = epoch, t.epochBatches(epoch)
@@ -146,105 +141,37 @@ func correct(logits mat.Tensor, targets []int) int {
 	return n
 }
 
-// loop trains from the current step to the end, evaluating and saving on
-// the configured schedule.
-func (t *trainer) loop(ctx context.Context) error {
-	cfg := t.cfg.Train
-	if t.state.Step == 0 {
-		if err := t.computeBaseline(); err != nil {
-			return err
-		}
+// Step computes the gradients of step s on its batch.
+func (t *trainer) Step(s int) (train.Stats, error) {
+	b, err := t.batchAt(s)
+	if err != nil {
+		return train.Stats{}, err
 	}
-	arena := kernels.NewArena()
-	kernels.UseArena(arena)
-	defer kernels.UseArena(nil)
-	t.arena = arena
-	progress := run.Progress{W: t.log, Total: cfg.Steps}
-	progress.Start(t.state.Step)
-	start := time.Now()
-	var sumLoss float64
-	var sumCorrect, sumMasked, sumTokens, sumPadded, window int
-	var windowTime time.Duration
-	for t.state.Step < cfg.Steps {
-		select {
-		case <-ctx.Done():
-			return t.stop("interrupted")
-		default:
-		}
-		if cfg.TimeLimit.Duration > 0 && time.Since(start) > cfg.TimeLimit.Duration {
-			return t.stop("time limit reached")
-		}
-		b, err := t.batchAt(t.state.Step)
-		if err != nil {
-			return err
-		}
-		t0 := time.Now()
-		t.opt.LR = t.sched.At(t.state.Step)
-		loss, mlmLoss, logits, err := t.outputs(b, true, t.rng(streamDropout, 0, uint64(t.state.Step)))
-		if err != nil {
-			return err
-		}
-		if err := kernels.Backward(loss); err != nil {
-			return err
-		}
-		norm := 0.0
-		if *t.cfg.Train.Clip > 0 {
-			norm = optim.ClipGradNorm(t.params, *t.cfg.Train.Clip)
-		}
-		t.opt.Step()
-		t.opt.ZeroGrad()
-		elapsed := time.Since(t0)
-		lv := float64(kernels.Values(mlmLoss)[0])
-		if math.IsNaN(lv) || math.IsInf(lv, 0) {
-			return fmt.Errorf("step %d: the loss is %g; lower train.learning_rate", t.state.Step+1, lv)
-		}
-		t.state.Step++
-		t.state.Tokens += int64(b.tokens)
-		t.state.TrainSecond += elapsed.Seconds()
-		sumLoss += lv * float64(len(b.targets))
-		sumCorrect += correct(logits, b.targets)
-		arena.Reset() // nothing of this step is used any more
-		sumMasked += len(b.targets)
-		sumTokens += b.tokens
-		sumPadded += b.enc.Size * b.enc.Seq
-		windowTime += elapsed
-		window++
-		progress.Step(t.state.Step, b.tokens, map[string]float64{"loss": lv, "lr": t.opt.LR})
-		if stopAfter != nil {
-			stopAfter(t.state.Step)
-		}
-		if window == 50 || t.state.Step == cfg.Steps {
-			t.dir.Log(map[string]any{"step": t.state.Step, "split": "train", "loss": sumLoss / float64(sumMasked),
-				"mlm_accuracy": float64(sumCorrect) / float64(sumMasked), "lr": t.opt.LR, "grad_norm": norm,
-				"tokens_per_s": float64(sumTokens) / windowTime.Seconds(), "padded_tokens_per_s": float64(sumPadded) / windowTime.Seconds(),
-				"tokens": t.state.Tokens})
-			sumLoss, sumCorrect, sumMasked, sumTokens, sumPadded, window, windowTime = 0, 0, 0, 0, 0, 0, 0
-		}
-		final := t.state.Step == cfg.Steps
-		if t.state.Step%cfg.EvalEvery == 0 || final {
-			if err := t.evaluate(); err != nil {
-				return err
-			}
-		}
-		if t.state.Step%cfg.SaveEvery == 0 || final {
-			if err := t.save(fmt.Sprintf("step-%07d", t.state.Step)); err != nil {
-				return err
-			}
-		}
+	loss, mlmLoss, logits, err := t.outputs(b, true, t.rng(streamDropout, 0, uint64(s)))
+	if err != nil {
+		return train.Stats{}, err
 	}
-	fmt.Fprintf(t.log, "done: %d steps, %.0f training tokens/s; checkpoints in %s\n", t.state.Step,
-		float64(t.state.Tokens)/t.state.TrainSecond, filepath.Join(t.dir.Path, "checkpoints"))
-	return nil
+	if err := kernels.Backward(loss); err != nil {
+		return train.Stats{}, err
+	}
+	lv := float64(kernels.Values(mlmLoss)[0])
+	t.sumLoss += lv * float64(len(b.targets))
+	t.sumCorrect += correct(logits, b.targets)
+	t.sumMasked += len(b.targets)
+	losses := map[string]float64{"mlm": lv}
+	if t.pair != nil {
+		losses["sentence"] = float64(kernels.Values(loss)[0]) - lv
+	}
+	return train.Stats{Tokens: b.tokens, Padded: b.enc.Size * b.enc.Seq, Losses: losses}, nil
 }
 
-// stop saves the run and reports why it stopped.
-func (t *trainer) stop(why string) error {
-	if err := t.save(fmt.Sprintf("step-%07d", t.state.Step)); err != nil {
-		return err
-	}
-	fmt.Fprintf(t.log, "%s at step %d: saved; continue with --resume\n", why, t.state.Step)
-	t.dir.Log(map[string]any{"event": "stopped", "reason": why, "step": t.state.Step})
-	return ErrStopped
+// Record gives a train record's masked-LM loss and accuracy (per masked
+// token since the last record), the gradient norm and the tokens so far.
+func (t *trainer) Record(w train.Window) map[string]any {
+	rec := map[string]any{"loss": t.sumLoss / float64(t.sumMasked), "mlm_accuracy": float64(t.sumCorrect) / float64(t.sumMasked),
+		"grad_norm": w.GradNorm, "tokens": w.Tokens}
+	t.sumLoss, t.sumCorrect, t.sumMasked = 0, 0, 0
+	return rec
 }
 
 // Eval is a held-out evaluation.
@@ -253,33 +180,27 @@ type Eval struct {
 	Masked                     int
 }
 
-// evaluate measures the held-out loss, perplexity and masked-token
-// accuracy with fixed masks, logs them beside the unigram baseline, and
-// saves the "best" checkpoint when the loss improved.
-func (t *trainer) evaluate() error {
+// Evaluate measures the held-out loss, perplexity and masked-token
+// accuracy with fixed masks, beside the unigram baseline.
+func (t *trainer) Evaluate(step int) (*train.Scores, error) {
 	e, err := t.heldoutEval()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(t.log, "held out at step %d: loss %.4f, perplexity %.2f, masked-token accuracy %.4f (unigram: %.2f, %.4f)\n",
-		t.state.Step, e.Loss, e.Perplexity, e.Accuracy, t.baseline.Perplexity, t.baseline.Accuracy)
-	t.dir.Log(map[string]any{"step": t.state.Step, "split": "heldout", "loss": e.Loss, "perplexity": e.Perplexity,
-		"mlm_accuracy": e.Accuracy, "masked_tokens": e.Masked, "unigram_accuracy": t.baseline.Accuracy,
-		"unigram_perplexity": t.baseline.Perplexity})
-	if t.state.BestStep == 0 || e.Loss < t.state.BestLoss {
-		t.state.BestLoss, t.state.BestStep = e.Loss, t.state.Step
-		return t.save("best")
-	}
-	return nil
+		step, e.Loss, e.Perplexity, e.Accuracy, t.baseline.Perplexity, t.baseline.Accuracy)
+	return &train.Scores{Split: "heldout", Values: map[string]float64{"loss": e.Loss, "perplexity": e.Perplexity,
+		"mlm_accuracy": e.Accuracy, "masked_tokens": float64(e.Masked), "unigram_accuracy": t.baseline.Accuracy,
+		"unigram_perplexity": t.baseline.Perplexity}}, nil
 }
 
 // heldoutBatches calls fn with each evaluation batch: the first
 // data.eval_sequences held-out sequences, masked the same way every time.
 func (t *trainer) heldoutBatches(fn func(*batch) error) error {
-	n := min(t.heldout.Len(), t.cfg.Data.EvalSequences)
-	for lo := 0; lo < n; lo += t.cfg.Train.BatchSize {
+	n, bs := min(t.heldout.Len(), t.cfg.Data.EvalSequences), t.cfg.Train.EvalBatch()
+	for lo := 0; lo < n; lo += bs {
 		var exs []example
-		for i := lo; i < min(n, lo+t.cfg.Train.BatchSize); i++ {
+		for i := lo; i < min(n, lo+bs); i++ {
 			ex, err := t.exampleOf(t.heldout, i, t.rng(streamEval, 0, uint64(i)))
 			if err != nil {
 				return err
@@ -304,8 +225,8 @@ func (t *trainer) heldoutEval() (Eval, error) {
 		sum += float64(kernels.Values(mlmLoss)[0]) * float64(len(b.targets))
 		right += correct(logits, b.targets)
 		masked += len(b.targets)
-		if t.arena != nil {
-			t.arena.Reset()
+		if a := kernels.CurrentArena(); a != nil {
+			a.Reset()
 		}
 		return nil
 	})
@@ -352,68 +273,16 @@ func (t *trainer) computeBaseline() error {
 	return nil
 }
 
-// save writes a complete checkpoint: a HuggingFace BertForMaskedLM (or
-// BertForPreTraining) directory, plus the optimiser's state and the run's.
-func (t *trainer) save(name string) error {
-	weights := map[string]*tensor.Tensor{}
-	for n, tt := range encoder.Tensors(t.model.NamedParams()) {
-		weights[t.prefix+n] = tt
-	}
-	for n, tt := range encoder.Tensors(t.mlm.NamedParams()) {
-		weights[n] = tt
-	}
-	if t.pair != nil {
-		for n, tt := range encoder.Tensors(pairParams(t.pair)) {
-			weights[n] = tt
-		}
-	}
-	files := map[string][]byte{}
-	var err error
-	if files["model.safetensors"], err = safetensors.Encode(weights, map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	raw := map[string]json.RawMessage{}
-	for k, v := range t.rawCfg {
-		raw[k] = v
-	}
+// Files returns the model's checkpoint files: a HuggingFace
+// BertForMaskedLM (or BertForPreTraining) directory.
+func (t *trainer) Files() (map[string][]byte, error) {
+	heads := encoder.Tensors(t.mlm.NamedParams())
 	arch := "BertForMaskedLM"
 	if t.pair != nil {
+		maps.Copy(heads, encoder.Tensors(pairParams(t.pair)))
 		arch = "BertForPreTraining"
 	}
-	raw["architectures"], _ = json.Marshal([]string{arch})
-	if files["config.json"], err = loader.ConfigJSON(t.model.Config, raw); err != nil {
-		return err
-	}
-	if files["optimizer.safetensors"], err = safetensors.Encode(t.opt.State(), nil); err != nil {
-		return err
-	}
-	if files["state.json"], err = json.MarshalIndent(t.state, "", "  "); err != nil {
-		return err
-	}
-	for f, b := range t.tokFiles {
-		files[f] = b
-	}
-	return t.dir.SaveCheckpoint(name, files, t.cfg.Train.Keep, "best")
-}
-
-// restore loads the optimiser and run state of the checkpoint in dir (the
-// model and heads came with it through the loader).
-func (t *trainer) restore(dir string) error {
-	f, err := safetensors.ReadFile(filepath.Join(dir, "optimizer.safetensors"))
-	if err != nil {
-		return err
-	}
-	if err := t.opt.LoadState(f.Tensors()); err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &t.state); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
-	}
-	return t.computeBaseline()
+	return loader.EncoderFiles(t.model, t.prefix, t.rawCfg, arch, heads, t.tokFiles)
 }
 
 // pairParams names the sentence-objective head as HuggingFace's

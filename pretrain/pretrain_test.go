@@ -16,6 +16,7 @@ import (
 
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/train"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -253,16 +254,16 @@ func TestResumeIsExact(t *testing.T) {
 	cfgB.Output = filepath.Join(dir, "b")
 	rawB := bytes.Replace(rawA, []byte(cfgA.Output), []byte(cfgB.Output), 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	stopAfter = func(step int) {
+	afterStep = func(step int) {
 		if step == 7 {
 			cancel()
 		}
 	}
-	defer func() { stopAfter = nil }()
-	if err := Run(ctx, &cfgB, rawB, false, io.Discard); !errors.Is(err, ErrStopped) {
+	defer func() { afterStep = nil }()
+	if err := Run(ctx, &cfgB, rawB, false, io.Discard); !errors.Is(err, train.ErrStopped) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
-	stopAfter = nil
+	afterStep = nil
 	if err := Run(context.Background(), &cfgB, rawB, true, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestResumeIsExact(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	cases := map[string]string{
-		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\nbogus: 1\n":                    "field bogus not found",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\nbogus: 1\n":                    `unknown key "bogus"`,
 		"data: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\n":                                         "output",
 		"output: x\ntrain: {steps: 10}\nvocab: {size: 1000}\n":                                                  "data.files",
 		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\n":                                                   "vocab",
@@ -332,7 +333,7 @@ func TestExampleConfigs(t *testing.T) {
 // to the same configuration.
 func TestResolvedConfigRoundTrips(t *testing.T) {
 	small, _ := smallConfig(t, t.TempDir(), 4)
-	small.Train.TimeLimit = Duration{90 * time.Minute}
+	small.Train.TimeLimit = train.Duration{Duration: 90 * time.Minute}
 	configs := []*Config{small}
 	paths, _ := filepath.Glob("../examples/pretrain-*.yaml")
 	for _, p := range paths {

@@ -3,12 +3,12 @@ package pretrain
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nlpodyssey/spago/nn"
@@ -16,16 +16,11 @@ import (
 	"github.com/hiertune/hiertune/data/text"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
-	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
-	"github.com/hiertune/hiertune/optim"
 	"github.com/hiertune/hiertune/run"
+	"github.com/hiertune/hiertune/train"
 )
-
-// ErrStopped is returned when a run stopped early (interrupted, or out of
-// its time limit) after saving a checkpoint it can be resumed from.
-var ErrStopped = errors.New("stopped early; the run can be resumed")
 
 // trainer holds the state of a pretraining run.
 type trainer struct {
@@ -40,26 +35,17 @@ type trainer struct {
 	prefix   string
 	mlm      *heads.MaskedLM
 	pair     *encoder.Linear // cls.seq_relationship, with a sentence objective
-	params   []encoder.NamedParam
-	opt      *optim.AdamW
-	sched    optim.LinearSchedule
 	masker   masker
 	train    *Dataset
 	heldout  *Dataset
-	state    State
 	baseline Baseline
-	arena    *kernels.Arena // the step buffers, while the loop runs
-	epoch    int            // the epoch whose batches are in batches
+	epoch    int // the epoch whose batches are in batches
 	batches  [][]int
-}
-
-// State is what a checkpoint records about the run's progress.
-type State struct {
-	Step        int     `json:"step"`
-	Tokens      int64   `json:"tokens"`
-	BestLoss    float64 `json:"best_heldout_loss"`
-	BestStep    int     `json:"best_step"` // 0 until the first evaluation
-	TrainSecond float64 `json:"train_seconds"`
+	// The masked-LM loss (times the masked tokens), the tokens predicted
+	// right and the masked tokens of the steps since the last train
+	// record.
+	sumLoss               float64
+	sumCorrect, sumMasked int
 }
 
 // Baseline is what a unigram model (token frequencies of the training
@@ -70,44 +56,68 @@ type Baseline struct {
 	Perplexity float64 `json:"unigram_perplexity"`
 }
 
+// afterStep, when set (by tests), is called after every step.
+var afterStep func(step int)
+
 // Run runs the pretraining job cfg (whose YAML text is raw) in its run
 // directory: a new run, or with resume the continuation of the one there
 // from its latest checkpoint. It reports progress on log and returns
-// ErrStopped after an interruption (ctx cancelled) or at the time limit,
-// once a checkpoint is saved.
+// train.ErrStopped after an interruption (ctx cancelled) or at the time
+// limit, once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
-	if cfg.Train.Threads > 0 {
-		kernels.SetThreads(cfg.Train.Threads)
-	}
+	cfg.Train.SetThreads()
 	t := &trainer{cfg: cfg, log: log}
 	var err error
 	if t.dir, err = run.Start(cfg.Output, raw, resume); err != nil {
 		return err
 	}
 	defer t.dir.Close()
-	if err := t.setup(resume); err != nil {
+	var latest string
+	if resume {
+		if latest, err = t.dir.Latest(); err != nil {
+			return fmt.Errorf("%w (a run interrupted before its first checkpoint must be started again)", err)
+		}
+		fmt.Fprintf(t.log, "resuming from %s\n", latest)
+	}
+	if err := t.setup(latest); err != nil {
 		return err
 	}
 	defer t.train.Close()
 	defer t.heldout.Close()
-	return t.loop(ctx)
+	if err := t.computeBaseline(); err != nil {
+		return err
+	}
+	tr := cfg.Train
+	steps := (tr.Steps + tr.Accumulate - 1) / tr.Accumulate * tr.Accumulate
+	params := append(slices.Clone(t.model.NamedParams()), t.mlm.NamedParams()...)
+	if t.pair != nil {
+		params = append(params, pairParams(t.pair)...)
+	}
+	groups := []train.Group{{Name: "model", Params: params, LR: tr.LearningRate, Metric: "lr"}}
+	if tr.HeadLearningRate > 0 {
+		n := len(t.model.NamedParams())
+		groups = []train.Group{{Name: "model", Params: params[:n], LR: tr.LearningRate, Metric: "lr"},
+			{Name: "heads", Params: params[n:], LR: tr.HeadLearningRate, Metric: "head_lr"}}
+	}
+	selected := tr.Select
+	if selected == "" {
+		selected = "loss"
+	}
+	loop := &train.Loop{Config: &cfg.Train, Dir: t.dir, Log: log, Steps: steps, PerEpoch: t.perEpoch(),
+		Groups: groups, Select: selected, AfterStep: afterStep}
+	return loop.Run(ctx, t, latest)
 }
 
-// setup builds or restores the model, the tokenizer, the data and the
-// optimiser.
-func (t *trainer) setup(resume bool) error {
+// setup builds or restores (from the checkpoint in latest) the model, the
+// tokenizer and the data.
+func (t *trainer) setup(latest string) error {
 	var ck *loader.Checkpoint
 	var err error
 	switch {
-	case resume:
-		latest, err := t.dir.Latest()
-		if err != nil {
-			return fmt.Errorf("%w (a run interrupted before its first checkpoint must be started again)", err)
-		}
+	case latest != "":
 		if ck, err = loader.Read(latest); err != nil {
 			return err
 		}
-		fmt.Fprintf(t.log, "resuming from %s\n", latest)
 	case t.cfg.Model.From != "":
 		if ck, err = loader.Open(t.cfg.Model.From); err != nil {
 			return err
@@ -128,19 +138,7 @@ func (t *trainer) setup(resume bool) error {
 	if err := t.prepareData(filepath.Join(t.dir.Path, "data"), t.dir.Log); err != nil {
 		return err
 	}
-	if err := t.initMasker(); err != nil {
-		return err
-	}
-	t.params = append(append([]encoder.NamedParam{}, t.model.NamedParams()...), t.mlm.NamedParams()...)
-	if t.pair != nil {
-		t.params = append(t.params, pairParams(t.pair)...)
-	}
-	t.opt = optim.NewAdamW(t.params, t.cfg.Train.LearningRate, *t.cfg.Train.WeightDecay)
-	t.sched = optim.LinearSchedule{Peak: t.cfg.Train.LearningRate, Warmup: int(*t.cfg.Train.Warmup * float64(t.cfg.Train.Steps)), Total: t.cfg.Train.Steps}
-	if resume {
-		return t.restore(ck.Dir)
-	}
-	return nil
+	return t.initMasker()
 }
 
 // fromCheckpoint takes the model, heads and tokenizer of a checkpoint.
@@ -246,7 +244,7 @@ func (t *trainer) initMasker() error {
 	}
 	r := t.cfg.Objective.Replace
 	t.masker = masker{specials: sp, vocab: t.model.Config.VocabSize, prob: t.cfg.Objective.MaskProbability,
-		wholeWord: *t.cfg.Objective.WholeWord, replace: [3]float64{r[0], r[1], r[2]}, sentence: t.cfg.Objective.Sentence}
+		wholeWord: t.cfg.Objective.WholeWord, replace: [3]float64{r[0], r[1], r[2]}, sentence: t.cfg.Objective.Sentence}
 	return nil
 }
 
@@ -273,7 +271,7 @@ func (t *trainer) prepareData(dir string, logEvent func(map[string]any) error) e
 	}
 	if old == nil || !t.sameData(old, maxPieces) {
 		fmt.Fprintf(t.log, "tokenizing %s\n", strings.Join(t.cfg.Data.Files, ", "))
-		m, err := Tokenize(t.cfg.Data.Files, t.tok, maxPieces, t.cfg.Data.Heldout, *t.cfg.Data.Pack, dir, t.log)
+		m, err := Tokenize(t.cfg.Data.Files, t.tok, maxPieces, t.cfg.Data.Heldout, t.cfg.Data.Pack, dir, t.log)
 		if err != nil {
 			return err
 		}
@@ -293,7 +291,7 @@ func (t *trainer) prepareData(dir string, logEvent func(map[string]any) error) e
 }
 
 func (t *trainer) sameData(m *Manifest, maxPieces int) bool {
-	probe := &Manifest{Vocab: vocabHash(t.tok), MaxPieces: maxPieces, Heldout: t.cfg.Data.Heldout, Pack: *t.cfg.Data.Pack}
+	probe := &Manifest{Vocab: vocabHash(t.tok), MaxPieces: maxPieces, Heldout: t.cfg.Data.Heldout, Pack: t.cfg.Data.Pack}
 	for _, path := range t.cfg.Data.Files {
 		st, err := os.Stat(path)
 		if err != nil {

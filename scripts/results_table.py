@@ -5,7 +5,7 @@
 
 For every run directory NAME-sSEED it takes the dev scores logged at the
 step of the best checkpoint (checkpoints/best/state.json, chosen by the
-run's eval.select; for a distillation run, its student's) and reports, per configuration, the mean and standard
+run's train.select; for a distillation run, its student's) and reports, per configuration, the mean and standard
 deviation (sample, n-1) over seeds of UPOS, UFeats, UAS, LAS (EWT dev) and
 NER F1 (WikiANN dev), with the training throughput.
 """

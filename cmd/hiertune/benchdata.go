@@ -2,8 +2,8 @@ package main
 
 import (
 	"github.com/hiertune/hiertune/checkpoints"
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
-	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
 )
@@ -32,7 +32,7 @@ func benchTokenizer(dir, model string) (*tokenizer.Tokenizer, error) {
 // spread evenly over the file's (grouped by length, so short and long
 // batches are both timed).
 func dataBatches(tok *tokenizer.Tokenizer, path, format string, size, seq, pool int, mode string, n, hidden int) ([]benchBatch, error) {
-	wbs, err := finetune.WordBatches(tok, path, format, size, seq, pool, mode)
+	wbs, err := datasets.WordBatches(tok, path, format, size, seq, pool, mode)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = runJob(func(ctx context.Context) error { return distill.Run(ctx, cfg, raw, *resume, stderr) }, distill.ErrStopped)
+	err = runJob(func(ctx context.Context) error { return distill.Run(ctx, cfg, raw, *resume, stderr) })
 	if err == nil && cfg.Task != nil {
 		fmt.Fprintf(stderr, "student: %s (hiertune eval --run %s)\n", distill.StudentRun(cfg.Output), distill.StudentRun(cfg.Output))
 	}

@@ -28,8 +28,7 @@ datasets:
 tasks:
   - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
   - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 8, rel_mlp: 8}
-train: {batch_size: 8, steps: 2, threads: 1}
-eval: {every: "2"}
+train: {batch_size: 8, steps: 2, threads: 1, eval_every: 2}
 `)
 	job := write("distill.yaml", "output: "+filepath.Join(dir, "distill")+`
 teacher: `+filepath.Join(dir, "teacher")+`

@@ -14,6 +14,7 @@ import (
 	"github.com/hiertune/hiertune/internal/atomicfile"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader/safetensors"
+	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/onnx"
 )
 
@@ -53,7 +54,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	kernels.SetThreads(*threads)
-	m, err := finetune.Open(*runDir, *checkpoint, stderr)
+	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
 	}
@@ -82,16 +83,14 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	datasets := m.Datasets()
+	names := m.DatasetNames()
 	if *dataset != "" || *data != "" {
-		datasets = []string{*dataset}
+		names = []string{*dataset}
 	}
-	for _, ds := range datasets {
-		path := *data
-		if path == "" {
-			if path, err = m.SampleFile(ds); err != nil {
-				return err
-			}
+	for _, ds := range names {
+		path, err := sampleFile(m, ds, *data)
+		if err != nil {
+			return err
 		}
 		if *check {
 			if err := checkEngines(m, s, ds, path, *batch, stderr); err != nil {
@@ -99,7 +98,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		if *bench {
-			goTok, ortTok, err := m.Speed(s, ds, path, *batch, 3)
+			goTok, ortTok, err := export.Speed(m, s, ds, path, *batch, 3)
 			if err != nil {
 				return err
 			}
@@ -111,10 +110,26 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// sampleFile returns the file --check, --bench and --dump read for a
+// dataset: data, or the dataset's dev file.
+func sampleFile(m *model.Model, dataset, data string) (string, error) {
+	if data != "" {
+		return data, nil
+	}
+	d, err := m.Dataset(dataset)
+	if err != nil {
+		return "", err
+	}
+	if d.Config.Dev == "" {
+		return "", fmt.Errorf("dataset %s has no dev file: give one with --data", d.Name)
+	}
+	return d.Config.Dev, nil
+}
+
 // checkEngines prints the max abs difference of each output between
 // hiertune and ONNX Runtime on a dataset's file, and fails above maxDiff.
-func checkEngines(m *finetune.Model, s *ort.Session, dataset, path string, batch int, stderr io.Writer) error {
-	diff, err := m.CompareEngine(s, s.OutputNames(), dataset, path, batch, stderr)
+func checkEngines(m *model.Model, s *ort.Session, dataset, path string, batch int, stderr io.Writer) error {
+	diff, err := export.Compare(m, s, s.OutputNames(), dataset, path, batch, stderr)
 	if err != nil {
 		return err
 	}
@@ -141,7 +156,7 @@ func checkEngines(m *finetune.Model, s *ort.Session, dataset, path string, batch
 
 // openONNX opens an exported model with ONNX Runtime and checks that its
 // inputs and outputs are those of run m.
-func openONNX(m *finetune.Model, path, lib string, threads int) (*ort.Session, error) {
+func openONNX(m *model.Model, path, lib string, threads int) (*ort.Session, error) {
 	s, err := ort.Open(path, ort.Options{Library: lib, Threads: threads})
 	if err != nil {
 		return nil, err
@@ -155,18 +170,16 @@ func openONNX(m *finetune.Model, path, lib string, threads int) (*ort.Session, e
 
 // dumpSample writes the inputs of the first batch of sample data and
 // hiertune's values of the graph's outputs for it as safetensors.
-func dumpSample(m *finetune.Model, om *onnx.Model, path, dataset, data string, batch int) error {
-	var err error
-	if data == "" {
-		if data, err = m.SampleFile(dataset); err != nil {
-			return err
-		}
+func dumpSample(m *model.Model, om *onnx.Model, path, dataset, data string, batch int) error {
+	data, err := sampleFile(m, dataset, data)
+	if err != nil {
+		return err
 	}
 	var outputs []string
 	for _, o := range om.Graph.Output {
 		outputs = append(outputs, o.Name)
 	}
-	ts, err := m.SampleIO(dataset, data, batch, outputs)
+	ts, err := export.SampleIO(m, dataset, data, batch, outputs)
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,7 @@ datasets:
 tasks:
   - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1, mix: {mode: scalar, layers: [0, 1]}}
   - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
-train: {batch_size: 8, steps: 1, threads: 1}
-eval: {every: "1"}
+train: {batch_size: 8, steps: 1, threads: 1, eval_every: 1}
 `
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

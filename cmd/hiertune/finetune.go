@@ -11,10 +11,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/export"
 	"github.com/hiertune/hiertune/export/ort"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/internal/atomicfile"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/model"
 )
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
@@ -44,7 +46,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		cfg.Train.Seed = uint64(*seed)
 	}
 	if *steps != 0 {
-		if *steps < 0 || len(cfg.Train.Continual) > 0 {
+		if *steps < 0 || len(cfg.Continual) > 0 {
 			return usageError{"--steps must be positive, and the configuration must not have a continual schedule"}
 		}
 		cfg.Train.Steps, cfg.Train.Epochs = *steps, 0
@@ -55,7 +57,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runJob(func(ctx context.Context) error { return finetune.Run(ctx, cfg, raw, *resume, stderr) }, finetune.ErrStopped)
+	return runJob(func(ctx context.Context) error { return finetune.Run(ctx, cfg, raw, *resume, stderr, nil) })
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -72,7 +74,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *data == "" {
 		return usageError{"--run and --data are required"}
 	}
-	m, closeEngine, err := engine.open(*runDir, *checkpoint, stderr)
+	m, closeEngine, err := engine.open(*runDir, *checkpoint)
 	if err != nil {
 		return err
 	}
@@ -107,16 +109,16 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *input == "" || *output == "" {
 		return usageError{"--run, --input and --output are required"}
 	}
-	m, closeEngine, err := engine.open(*runDir, *checkpoint, stderr)
+	m, closeEngine, err := engine.open(*runDir, *checkpoint)
 	if err != nil {
 		return err
 	}
 	defer closeEngine()
 	if *output == "-" {
-		return m.Predict(*dataset, *input, stdout, *batch, stderr)
+		return m.PredictFile(*dataset, *input, stdout, *batch, stderr)
 	}
 	var buf bytes.Buffer
-	if err := m.Predict(*dataset, *input, &buf, *batch, stderr); err != nil {
+	if err := m.PredictFile(*dataset, *input, &buf, *batch, stderr); err != nil {
 		return err
 	}
 	return atomicfile.Write(*output, buf.Bytes())
@@ -138,11 +140,11 @@ func engineFlags(fs *flag.FlagSet) engineChoice {
 
 // open opens the fine-tuning run's checkpoint with the chosen engine set,
 // and returns what releases the engine.
-func (c engineChoice) open(runDir, checkpoint string, log io.Writer) (*finetune.Model, func(), error) {
+func (c engineChoice) open(runDir, checkpoint string) (*model.Model, func(), error) {
 	if (*c.engine == "onnx") != (*c.onnxFile != "") || (*c.engine != "go" && *c.engine != "onnx") {
 		return nil, nil, usageError{"--engine is go or onnx, and --onnx FILE goes with --engine onnx"}
 	}
-	m, err := finetune.Open(runDir, checkpoint, log)
+	m, err := finetune.Open(runDir, checkpoint)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,6 +155,6 @@ func (c engineChoice) open(runDir, checkpoint string, log io.Writer) (*finetune.
 	if err != nil {
 		return nil, nil, err
 	}
-	m.SetEngine(s)
+	m.SetEngine(export.NewEngine(m, s))
 	return m, func() { s.Close() }, nil
 }

@@ -27,7 +27,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" {
 		return usageError{"--run is required"}
 	}
-	m, err := finetune.Open(*runDir, *checkpoint, stderr)
+	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
 	}

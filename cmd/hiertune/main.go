@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/hiertune/hiertune/train"
 )
 
 // command is one subcommand: its one-line summary and its entry point, which
@@ -63,8 +65,12 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintf(stderr, "hiertune %s: %v\n", args[0], err)
-		if errors.As(err, new(usageError)) {
+		var exit exitError
+		switch {
+		case errors.As(err, new(usageError)):
 			return 2
+		case errors.As(err, &exit):
+			return exit.code
 		}
 		return 1
 	}
@@ -137,13 +143,27 @@ func readConfig[C any](path string, parseConfig func([]byte) (*C, error)) (*C, e
 }
 
 // runJob runs a long job with a context that Ctrl-C (or SIGTERM) cancels:
-// the job finishes its current step, saves, and returns stopped, which is
-// a clean exit.
-func runJob(job func(context.Context) error, stopped error) error {
+// the job finishes its current step, saves, and returns train.ErrStopped.
+// A job stopped by a signal exits with status 130, as an interrupted shell
+// command does, so that `hiertune finetune ... && next` does not go on
+// with a partial model; a job stopped at its time limit exits cleanly.
+func runJob(job func(context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := job(ctx); !errors.Is(err, stopped) {
+	err := job(ctx)
+	switch {
+	case !errors.Is(err, train.ErrStopped):
 		return err
+	case ctx.Err() != nil:
+		return exitError{130, err}
 	}
 	return nil
 }
+
+// exitError is an error that ends the command with its own exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }

@@ -213,8 +213,7 @@ datasets:
   ewt: {format: conllu, train: ` + data + `/ewt-sample-train.conllu, dev: ` + data + `/ewt-sample-dev.conllu, limit: 16}
 tasks:
   - {name: upos, dataset: ewt, type: tag, column: upos, layer: 2, mix: {mode: attention}}
-train: {batch_size: 8, steps: 2, threads: 1}
-eval: {every: "2"}
+train: {batch_size: 8, steps: 2, threads: 1, eval_every: 2}
 `
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

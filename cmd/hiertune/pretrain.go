@@ -50,5 +50,5 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runJob(func(ctx context.Context) error { return pretrain.Run(ctx, cfg, raw, *resume, stderr) }, pretrain.ErrStopped)
+	return runJob(func(ctx context.Context) error { return pretrain.Run(ctx, cfg, raw, *resume, stderr) })
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/model"
 )
 
 // scaleHook weights the tasks' own losses by hard and adds no loss of its
@@ -18,12 +19,12 @@ type scaleHook struct {
 	keys    [][]int
 }
 
-func (h *scaleHook) Labels() map[string][]string                 { return nil }
-func (h *scaleHook) Attach(*Model) ([]encoder.NamedParam, error) { return nil, nil }
-func (h *scaleHook) Plan(steps, _ int)                           { h.planned = steps }
-func (h *scaleHook) Options(int, *Batch, *encoder.Options)       {}
+func (h *scaleHook) Labels() map[string][]string                       { return nil }
+func (h *scaleHook) Attach(*model.Model) ([]encoder.NamedParam, error) { return nil, nil }
+func (h *scaleHook) Plan(steps, _ int)                                 { h.planned = steps }
+func (h *scaleHook) Options(int, *Batch, *encoder.Options)             {}
 func (h *scaleHook) Loss(_ int, b *Batch, _ *encoder.Result) (Losses, error) {
-	h.keys = append(h.keys, b.Keys())
+	h.keys = append(h.keys, b.Keys)
 	return Losses{Hard: h.hard}, nil
 }
 
@@ -38,13 +39,13 @@ tasks:
 train: {batch_size: 8, steps: 1, threads: 1}
 `
 	dir := t.TempDir()
-	cfg, raw := job(t, filepath.Join(dir, "plain"), body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	cfg, raw := jobConfig(t, filepath.Join(dir, "plain"), body)
+	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
-	hooked, rawHooked := job(t, filepath.Join(dir, "hooked"), body)
+	hooked, rawHooked := jobConfig(t, filepath.Join(dir, "hooked"), body)
 	h := &scaleHook{hard: 0.5}
-	if err := RunWithHook(context.Background(), hooked, rawHooked, false, io.Discard, h); err != nil {
+	if err := Run(context.Background(), hooked, rawHooked, false, io.Discard, h); err != nil {
 		t.Fatal(err)
 	}
 	loss := func(run string) float64 {

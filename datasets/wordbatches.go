@@ -1,10 +1,12 @@
-package finetune
+package datasets
 
 import (
 	"fmt"
 
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/tasks"
 )
 
 // WordBatch is a batch of word-level examples encoded as fine-tuning
@@ -28,10 +30,14 @@ type WordBatch struct {
 // hidden state pool, in mode (mean, sum, first or last), and batches are
 // grouped as fine-tuning groups them then.
 func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, pool int, mode string) ([]WordBatch, error) {
-	if format != "conllu" && format != "conll" {
+	d, err := New("bench", Config{Format: format})
+	if err != nil {
+		return nil, err
+	}
+	if !d.Data.WordLevel {
 		return nil, fmt.Errorf("word batches from %s: format %q is not word-level", path, format)
 	}
-	exs, _, err := readExamples(path, DatasetConfig{Format: format})
+	exs, err := d.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -40,29 +46,25 @@ func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, po
 	}
 	idx := make([]int, len(exs))
 	for i, ex := range exs {
-		if err := encodeWords(tok, ex, maxLen, maxLen/4); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, ex.line, err)
+		if err := ex.EncodeWords(tok, maxLen, maxLen/4); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, ex.Line, err)
 		}
 		idx[i] = i
 	}
 	var out []WordBatch
-	for _, g := range groupedBatches(idx, exs, size, batchLength(pool), nil) {
-		part := make([]*example, len(g))
+	for _, g := range tasks.GroupedBatches(idx, exs, size, tasks.BatchLength(pool), nil) {
+		part := make([]*tasks.Example, len(g))
 		for i, j := range g {
 			part[i] = exs[j]
 		}
-		b := makeBatch(part, max(tok.Specials().PAD, 0))
-		wb := WordBatch{Enc: b.enc, Tokens: b.tokens}
+		b := tasks.NewBatch(part, max(tok.Specials().PAD, 0))
 		if pool >= 0 {
-			b.poolWords(pool, mode)
-			wb.Words = b.words
-			for _, units := range b.unitOf {
-				wb.Rows = append(wb.Rows, units...)
-			}
-		} else {
-			for _, starts := range b.starts {
-				wb.Rows = append(wb.Rows, starts...)
-			}
+			b.PoolWords(pool, kernels.PoolMode(mode))
+		}
+		wb := WordBatch{Enc: b.Enc, Words: b.Words, Tokens: b.Tokens}
+		W, starts, _ := b.WordSlots(pool >= 0)
+		for i, n := range b.WordCounts() {
+			wb.Rows = append(wb.Rows, starts[i*W+1:i*W+1+n]...)
 		}
 		out = append(out, wb)
 	}

@@ -1,4 +1,4 @@
-package finetune
+package datasets
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 	"github.com/hiertune/hiertune/checkpoints"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/tasks"
 )
 
 // TestBatchLength checks the length batches are grouped by, and that with
@@ -20,24 +21,28 @@ func TestBatchLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exs, _, err := readExamples("../examples/data/ewt-sample-train.conllu", DatasetConfig{Format: "conllu"})
+	d, err := New("ewt", Config{Format: "conllu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs, err := d.Read("../examples/data/ewt-sample-train.conllu")
 	if err != nil {
 		t.Fatal(err)
 	}
 	idx := make([]int, len(exs))
 	for i, ex := range exs {
-		if err := encodeWords(tok, ex, 128, 32); err != nil {
+		if err := ex.EncodeWords(tok, 128, 32); err != nil {
 			t.Fatal(err)
 		}
 		idx[i] = i
 	}
 	ex := exs[0]
-	if len(ex.windows) != 1 || ex.units != len(ex.words)+2 {
-		t.Fatalf("%d windows, %d units for %d words", len(ex.windows), ex.units, len(ex.words))
+	if ex.Windows() != 1 || ex.Units() != len(ex.Words)+2 {
+		t.Fatalf("%d windows, %d units for %d words", ex.Windows(), ex.Units(), len(ex.Words))
 	}
-	for _, c := range []struct{ after, want int }{{-1, ex.size}, {0, ex.units}, {2, ex.size}} {
-		if got := batchLength(c.after)(ex); got != c.want {
-			t.Errorf("batchLength(%d) = %d, want %d", c.after, got, c.want)
+	for _, c := range []struct{ after, want int }{{-1, ex.Size()}, {0, ex.Units()}, {2, ex.Size()}} {
+		if got := tasks.BatchLength(c.after)(ex); got != c.want {
+			t.Errorf("BatchLength(%d) = %d, want %d", c.after, got, c.want)
 		}
 	}
 	// Padded pooled units (longest sentence in words × sentences), summed
@@ -47,7 +52,7 @@ func TestBatchLength(t *testing.T) {
 		for _, g := range groups {
 			w := 0
 			for _, i := range g {
-				w = max(w, exs[i].units)
+				w = max(w, exs[i].Units())
 				if seen[i] {
 					t.Fatalf("example %d in two batches", i)
 				}
@@ -60,11 +65,11 @@ func TestBatchLength(t *testing.T) {
 		}
 		return total
 	}
-	byPieces := padded(groupedBatches(idx, exs, 32, batchLength(-1), nil))
-	byWords := padded(groupedBatches(idx, exs, 32, batchLength(0), nil))
+	byPieces := padded(tasks.GroupedBatches(idx, exs, 32, tasks.BatchLength(-1), nil))
+	byWords := padded(tasks.GroupedBatches(idx, exs, 32, tasks.BatchLength(0), nil))
 	units := 0
 	for _, ex := range exs {
-		units += ex.units
+		units += ex.Units()
 	}
 	t.Logf("%d units; padded to %d grouped by pieces, %d by words", units, byPieces, byWords)
 	if byWords >= byPieces {

@@ -1,4 +1,4 @@
-package finetune
+package model
 
 import (
 	"github.com/hiertune/hiertune/encoder"
@@ -42,10 +42,10 @@ type Inspection struct {
 // tokens.
 func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 	var out []Reading
-	for _, t := range m.tasks {
-		r := Reading{Task: t.cfg.Name, Layer: t.layer}
-		if t.mixer != nil {
-			r = Reading{Task: t.cfg.Name, Mode: t.cfg.Mix.Mode, Layers: t.mixer.Layers(), Diff: t.cfg.Mix.Diff, Static: t.mixer.StaticWeights()}
+	for _, t := range m.Tasks {
+		r := Reading{Task: t.Config.Name, Layer: t.Layer}
+		if t.Mixer != nil {
+			r = Reading{Task: t.Config.Name, Mode: t.Config.Mix.Mode, Layers: t.Mixer.Layers(), Diff: t.Config.Mix.Diff, Static: t.Mixer.StaticWeights()}
 		}
 		out = append(out, r)
 	}
@@ -56,11 +56,11 @@ func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 	if data == "" {
 		return ins, nil
 	}
-	d, err := m.datasetFor(datasetName)
+	d, err := m.Dataset(datasetName)
 	if err != nil {
 		return nil, err
 	}
-	exs, _, err := d.readInput(data, m.tok, m.maxLen, m.stride, nil)
+	exs, err := m.ReadInput(d, data, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -90,25 +90,25 @@ func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 		}
 		defer func() { m.depth.Observe = nil }()
 	}
-	for _, b := range m.inBatches(d, exs, m.cfg.Eval.BatchSize) {
-		mask = b.enc.AttentionMask
-		if b.words != nil && b.words.After == 0 {
-			mask = b.words.Mask() // the layers read words; pooling higher up ends depth mixing there
+	for _, b := range m.Batches(d, exs, 0) {
+		mask = b.Enc.AttentionMask
+		if b.Words != nil && b.Words.After == 0 {
+			mask = b.Words.Mask() // the layers read words; pooling higher up ends depth mixing there
 		}
-		res, err := m.Encoder.Forward(b.enc, encoder.Options{Depth: depth(d.tasks), Words: b.words})
+		res, err := m.Encoder.Forward(b.Enc, encoder.Options{Depth: Depth(m.TasksOf(d)), Words: b.Words})
 		if err != nil {
 			return nil, err
 		}
-		for i, t := range m.tasks {
-			if t.ds != d || t.mixer == nil || t.cfg.Mix.Mode != "attention" {
+		for i, t := range m.Tasks {
+			if t.Config.Dataset != d.Name || t.Mixer == nil || t.Config.Mix.Mode != "attention" {
 				continue
 			}
-			_, alpha := t.mixer.Forward(res.HiddenStates)
-			L := len(t.mixer.Layers())
+			_, alpha := t.Mixer.Forward(res.HiddenStates)
+			L := len(t.Mixer.Layers())
 			if out[i].Mean == nil {
 				out[i].Mean = make([]float64, L)
 			}
-			for row, att := range b.enc.AttentionMask {
+			for row, att := range b.Enc.AttentionMask {
 				if att == 0 {
 					continue
 				}

@@ -1,0 +1,189 @@
+package model
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/hiertune/hiertune/datasets"
+	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads"
+	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/tasks"
+)
+
+// Engine computes the scores of a batch's tasks in place of hiertune's own
+// encoder and heads (ONNX Runtime on an exported graph, say); batching,
+// decoding and writing stay the model's.
+type Engine interface {
+	Scores(d *datasets.Dataset, b *tasks.Batch, ts []*tasks.Task) (map[*tasks.Task]tasks.Scores, error)
+}
+
+// SetEngine makes Predict, Evaluate and PredictFile take the heads' scores
+// from e; nil restores the Go encoder and heads.
+func (m *Model) SetEngine(e Engine) { m.engine = e }
+
+// WordPooling returns the word pooling inside the encoder for the batches
+// of dataset d: the model's, except for sentence-level datasets, which
+// have no words; nil when there is none.
+func (m *Model) WordPooling(d *datasets.Dataset) *WordPoolingConfig {
+	if !d.Data.WordLevel {
+		return nil
+	}
+	return m.Config.WordPooling
+}
+
+// Batch encodes examples of dataset d into a batch, laid out for word
+// pooling in the encoder when the model pools words.
+func (m *Model) Batch(d *datasets.Dataset, exs []*tasks.Example) *tasks.Batch {
+	b := tasks.NewBatch(exs, max(m.Tok.Specials().PAD, 0))
+	if p := m.WordPooling(d); p != nil {
+		b.PoolWords(p.After, kernels.PoolMode(p.Mode))
+		b.Words.Score = m.wordScore
+	}
+	return b
+}
+
+// BatchLength returns the length the batches of dataset d are grouped by
+// (see tasks.BatchLength).
+func (m *Model) BatchLength(d *datasets.Dataset) func(*tasks.Example) int {
+	if p := m.WordPooling(d); p != nil {
+		return tasks.BatchLength(p.After)
+	}
+	return tasks.BatchLength(-1)
+}
+
+// Batches encodes the examples exs of dataset d in batches of size (0: the
+// model's BatchSize), grouped by length (longest first) as training groups
+// them, and yields each batch with the indices in exs of its examples.
+func (m *Model) Batches(d *datasets.Dataset, exs []*tasks.Example, size int) iter.Seq2[[]int, *tasks.Batch] {
+	if size <= 0 {
+		size = m.BatchSize
+	}
+	return func(yield func([]int, *tasks.Batch) bool) {
+		idx := make([]int, len(exs))
+		for i := range idx {
+			idx[i] = i
+		}
+		for _, group := range tasks.GroupedBatches(idx, exs, size, m.BatchLength(d), nil) {
+			bexs := make([]*tasks.Example, len(group))
+			for i, e := range group {
+				bexs[i] = exs[e]
+			}
+			if !yield(group, m.Batch(d, bexs)) {
+				return
+			}
+		}
+	}
+}
+
+// Scores computes the scores of the tasks ts of dataset d on a batch, for
+// inference: with the engine set by SetEngine, or the Go encoder run as
+// deep as the tasks read and their heads.
+func (m *Model) Scores(d *datasets.Dataset, b *tasks.Batch, ts []*tasks.Task) (map[*tasks.Task]tasks.Scores, error) {
+	if m.engine != nil {
+		return m.engine.Scores(d, b, ts)
+	}
+	res, err := m.Encoder.Forward(b.Enc, encoder.Options{Depth: Depth(ts), Words: b.Words})
+	if err != nil {
+		return nil, err
+	}
+	out := map[*tasks.Task]tasks.Scores{}
+	for _, t := range ts {
+		if out[t], err = t.Head.Scores(t.Input(res.HiddenStates, b, false), heads.NoDropout); err != nil {
+			return nil, fmt.Errorf("task %s: %w", t.Config.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// Predict runs the tasks of dataset d on examples, in batches of size (0:
+// BatchSize) ordered by length (the result does not depend on that order),
+// and returns each task's predictions, in the order of exs. It resets the
+// step arena in use, if any, after each batch.
+func (m *Model) Predict(d *datasets.Dataset, exs []*tasks.Example, size int) (map[*tasks.Task][]tasks.Prediction, error) {
+	ts := m.TasksOf(d)
+	out := map[*tasks.Task][]tasks.Prediction{}
+	for _, t := range ts {
+		out[t] = make([]tasks.Prediction, len(exs))
+	}
+	arena := kernels.CurrentArena()
+	for group, b := range m.Batches(d, exs, size) {
+		scores, err := m.Scores(d, b, ts)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			ps, err := t.Head.Predict(scores[t], b)
+			if err != nil {
+				return nil, fmt.Errorf("task %s: %w", t.Config.Name, err)
+			}
+			for i, e := range group {
+				out[t][e] = ps[i]
+			}
+		}
+		if arena != nil {
+			arena.Reset()
+		}
+	}
+	return out, nil
+}
+
+// Score returns the metrics of predictions on examples of dataset d, keyed
+// "dataset.metric".
+func (m *Model) Score(d *datasets.Dataset, exs []*tasks.Example, preds map[*tasks.Task][]tasks.Prediction) (map[string]float64, error) {
+	return d.Score(exs, m.TasksOf(d), preds)
+}
+
+// inArena runs fn with a step arena of its own, as training evaluates, so
+// that the scores are those the run logged.
+func inArena[T any](fn func() (T, error)) (T, error) {
+	arena := kernels.NewArena()
+	kernels.UseArena(arena)
+	defer kernels.UseArena(nil)
+	return fn()
+}
+
+// Evaluate scores the model on path, a file in the format of the named
+// dataset (or the only one), with the metrics training logs for its dev
+// set, keyed "dataset.metric"; size is the batch size (0: BatchSize).
+func (m *Model) Evaluate(dataset, path string, size int, log io.Writer) (map[string]float64, error) {
+	d, err := m.Dataset(dataset)
+	if err != nil {
+		return nil, err
+	}
+	exs, err := m.ReadInput(d, path, true, log)
+	if err != nil {
+		return nil, err
+	}
+	preds, err := inArena(func() (map[*tasks.Task][]tasks.Prediction, error) { return m.Predict(d, exs, size) })
+	if err != nil {
+		return nil, err
+	}
+	return m.Score(d, exs, preds)
+}
+
+// PredictFile annotates the file in, in the format of the named dataset (or
+// the only one), and writes the result to out in the same format: CoNLL-U
+// with the predicted columns replaced and everything else kept byte for
+// byte, CoNLL with the predicted tags, or TSV with a column per task.
+func (m *Model) PredictFile(dataset, in string, out io.Writer, size int, log io.Writer) error {
+	d, err := m.Dataset(dataset)
+	if err != nil {
+		return err
+	}
+	exs, err := m.ReadInput(d, in, false, log)
+	if err != nil {
+		return err
+	}
+	preds, err := inArena(func() (map[*tasks.Task][]tasks.Prediction, error) { return m.Predict(d, exs, size) })
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	if err := d.Write(w, exs, m.TasksOf(d), preds); err != nil {
+		return err
+	}
+	return w.Flush()
+}
