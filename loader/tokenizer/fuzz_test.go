@@ -102,6 +102,11 @@ func FuzzEncode(f *testing.F) {
 		"[CLS] <mask> x<mask>", "a\x00\xff\xfe b", "🥰👍🏻 \u1100\u1161", strings.Repeat("ab", 80)} {
 		f.Add(s)
 	}
+	var hard hardLines // the lines of TestMatchesHuggingFaceOnHardLines
+	readJSON(f, "testdata/hard_lines.json", &hard)
+	for _, s := range append(hard.Valid, hard.invalid(f)...) {
+		f.Add(s)
+	}
 	toks := fuzzTokenizers(f)
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, tok := range toks {
