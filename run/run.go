@@ -20,16 +20,34 @@
 // opens a run to read it (eval, predict, export) without the lock and
 // without writing.
 //
-// A checkpoint is written into a temporary directory, synced, and renamed
-// into place; only then does "latest" (itself written atomically) point at
-// it.
+// Crash safety. A checkpoint is written into checkpoints/.tmp-NAME-*, every
+// file and the directory synced. If a checkpoint NAME already exists it is
+// renamed aside to checkpoints/.old-NAME-*; then the new one is renamed to
+// NAME, the directory synced, latest rewritten atomically (temporary file,
+// sync, rename, directory sync), and only then is the old one deleted.
+// Checkpoints pruned are renamed to .tmp-* before being deleted. Hence, if
+// the process dies at any point:
+//   - Latest finds a complete checkpoint, the latest before the save or
+//     the new one, never a missing or partial one;
+//   - a checkpoint NAME is complete, absent (never saved, or pruned), or,
+//     between the two renames of a save, found as .old-NAME-*: readers
+//     (Latest, CheckpointDir) use that one, and the next writer puts it back
+//     as NAME;
+//   - the next writer to open the run (Create, Resume, Restart) deletes the
+//     leftover .tmp-* directories, the .old-* ones whose NAME exists, and the
+//     temporaries of atomic writes, and terminates a metrics line cut short.
 //
 // A run killed before its first checkpoint has no latest: Create refuses
 // it and Latest reports it (both with ErrNoCheckpoint, saying to start over
 // with --restart), and Restart clears it and starts it anew.
 //
-// On Windows the holder's PID cannot be read while it holds the lock, so
-// the error does not name it.
+// Not guaranteed: durability against power loss rests on the file system
+// honouring fsync; metrics.jsonl may hold records logged after the
+// checkpoint a resumed run continues from (they are logged again); a
+// checkpoint saved for the first time but not yet named by latest when
+// the process died is not resumed from (the run counts as having no
+// checkpoint, so Restart clears it); and on Windows the holder's
+// PID cannot be read while it holds the lock, so the error does not name it.
 package run
 
 import (
@@ -37,8 +55,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,7 +77,8 @@ const (
 	metricsName = "metrics.jsonl"
 	latestName  = "latest"
 	ckptDir     = "checkpoints"
-	tmpPrefix   = ".tmp-" // a save's directory
+	tmpPrefix   = ".tmp-" // a save's or prune's directory, deleted at the next start
+	oldPrefix   = ".old-" // a checkpoint set aside while its successor is renamed in
 )
 
 // Dir is an open run directory: opened to write it (Create, Resume,
@@ -68,6 +89,11 @@ type Dir struct {
 	mu      sync.Mutex
 	metrics *os.File // nil when read-only or closed
 	lock    *os.File // nil when read-only or closed
+
+	// onStep, when set (by tests), is called after each step of
+	// SaveCheckpoint that changes what is on disk: what a crash there
+	// would leave.
+	onStep func(step string)
 }
 
 // ErrExists is matched (errors.Is) by the error of Create for a directory
@@ -354,23 +380,129 @@ func (d *Dir) begin(config []byte) error {
 	return d.ready()
 }
 
-// ready opens metrics.jsonl for appending.
+// ready tidies what an interrupted process left in the run and opens
+// metrics.jsonl for appending.
 func (d *Dir) ready() error {
+	if err := d.tidy(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(d.join(ckptDir), 0o755); err != nil {
 		return err
 	}
 	if err := syncDir(d.Path); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(d.join(metricsName), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(d.join(metricsName), os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
 	if err != nil {
+		return err
+	}
+	if err := endLine(f); err != nil {
+		f.Close() // err is the one to report
 		return err
 	}
 	d.metrics = f
 	return nil
 }
 
+// endLine appends a newline to f unless it is empty or ends with one: a
+// line cut short by a crash then stands alone instead of swallowing the
+// next record.
+func endLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, fi.Size()-1); err != nil && err != io.EOF {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = f.Write([]byte{'\n'})
+	return err
+}
+
+// tidy deletes what saves cut short left: the temporaries of atomic writes
+// and the .tmp-* directories, and the .old-* checkpoints whose successor is
+// in place. An .old-NAME-* whose NAME is missing (the save died between
+// its two renames) is renamed back to NAME.
+func (d *Dir) tidy() error {
+	ents, err := os.ReadDir(d.Path)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if isAtomicTemp(e.Name()) {
+			if err := os.Remove(d.join(e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	root := d.join(ckptDir)
+	if ents, err = os.ReadDir(root); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		p := filepath.Join(root, e.Name())
+		name, isOld := setAsideName(e.Name())
+		switch {
+		case isOld:
+			_, err := os.Lstat(filepath.Join(root, name))
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				err = os.Rename(p, filepath.Join(root, name))
+			case err == nil:
+				err = os.RemoveAll(p)
+			}
+			if err != nil {
+				return err
+			}
+		case strings.HasPrefix(e.Name(), tmpPrefix), strings.HasPrefix(e.Name(), oldPrefix):
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+	}
+	return syncDir(root)
+}
+
+// setAsideName returns NAME when entry is .old-NAME-DIGITS.
+func setAsideName(entry string) (string, bool) {
+	rest, ok := strings.CutPrefix(entry, oldPrefix)
+	i := strings.LastIndexByte(rest, '-')
+	if !ok || i < 0 || !validName(rest[:i]) || !isDigits(rest[i+1:]) {
+		return "", false
+	}
+	return rest[:i], true
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// setAside renames root/name to a new name made of prefix, name and a
+// random number, and returns that.
+func setAside(root, name, prefix string) (string, error) {
+	for {
+		p := filepath.Join(root, prefix+name+"-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, os.Rename(filepath.Join(root, name), p)
+		} else if err != nil {
+			return "", err
+		}
+	}
+}
+
 func (d *Dir) join(name string) string { return filepath.Join(d.Path, name) }
+
+func (d *Dir) reached(step string) {
+	if d.onStep != nil {
+		d.onStep(step)
+	}
+}
 
 // Config returns the configuration saved in the run.
 func (d *Dir) Config() ([]byte, error) {
@@ -423,8 +555,8 @@ func (d *Dir) notWritable() error {
 // SaveCheckpoint writes files (name → contents; names may contain no path
 // separator) as the checkpoint called name, makes it the latest, and keeps
 // only the keep newest checkpoints (counting this one) besides those in
-// protect.
-func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, protect ...string) error {
+// protect. The package comment says what a crash at any point leaves.
+func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, protect ...string) (err error) {
 	if !validName(name) || name == latestName {
 		return fmt.Errorf("%s: invalid checkpoint name %q", d.Path, name)
 	}
@@ -439,36 +571,67 @@ func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, pro
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)                      // gone once renamed
+	d.reached("temporary made")
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp) // a leftover is tidied at the next start
+		}
+	}()
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}
-	for fname, data := range files {
+	for _, fname := range slices.Sorted(maps.Keys(files)) {
 		if strings.ContainsAny(fname, `/\`) || !filepath.IsLocal(fname) {
 			return fmt.Errorf("%s: invalid checkpoint file name %q", d.Path, fname)
 		}
-		if err := writeSynced(filepath.Join(tmp, fname), data); err != nil {
+		if err := writeSynced(filepath.Join(tmp, fname), files[fname]); err != nil {
 			return err
 		}
 	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	d.reached("written")
 	final := filepath.Join(root, name)
-	if err := os.RemoveAll(final); err != nil { // a checkpoint of that name from before a crash
+	var old string
+	if _, err := os.Lstat(final); err == nil {
+		if old, err = setAside(root, name, oldPrefix); err != nil {
+			return err
+		}
+		d.reached("old set aside")
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
+		if old != "" {
+			os.Rename(old, final) // best effort: else the next start puts it back
+		}
 		return err
 	}
+	d.reached("renamed in")
 	if err := syncDir(root); err != nil {
 		return err
 	}
 	if err := atomicfile.Write(d.join(latestName), []byte(name+"\n")); err != nil {
 		return err
 	}
+	if err := syncDir(d.Path); err != nil {
+		return err
+	}
+	d.reached("latest written")
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return err
+		}
+		d.reached("old deleted")
+	}
 	return d.prune(keep, append([]string{name}, protect...))
 }
 
 // prune removes all but the keep newest checkpoints, sparing protected
 // ones. Names sort in the order checkpoints are made (step-0000100, ...).
+// Each is renamed to a .tmp-* name first, so that none is ever seen half
+// deleted.
 func (d *Dir) prune(keep int, protect []string) error {
 	root := d.join(ckptDir)
 	ents, err := os.ReadDir(root)
@@ -484,7 +647,12 @@ func (d *Dir) prune(keep int, protect []string) error {
 	slices.Sort(names)
 	keep = max(0, keep-1) // the checkpoint just saved is protected and counts
 	for _, name := range names[:max(0, len(names)-keep)] {
-		if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
+		gone, err := setAside(root, name, tmpPrefix+"pruned-")
+		if err != nil {
+			return err
+		}
+		d.reached("pruned set aside")
+		if err := os.RemoveAll(gone); err != nil {
 			return err
 		}
 	}
@@ -552,15 +720,29 @@ func (d *Dir) checkpointNames() string {
 	return strings.Join(names, ", ")
 }
 
-// find returns the directory of the checkpoint name.
+// find returns the directory of the checkpoint name: checkpoints/name or,
+// if a save of name died between setting the old one aside and renaming
+// the new one in, the old one, until the next writer puts it back.
 func (d *Dir) find(name string) (string, error) {
-	dir := filepath.Join(d.Path, ckptDir, name)
+	root := d.join(ckptDir)
+	dir := filepath.Join(root, name)
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && fi.IsDir():
 		return dir, nil
 	case err == nil:
 		return "", fmt.Errorf("%s is not a directory", dir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	ents, rerr := os.ReadDir(root)
+	for _, e := range ents {
+		if n, ok := setAsideName(e.Name()); ok && n == name && e.IsDir() {
+			return filepath.Join(root, e.Name()), nil
+		}
+	}
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return "", rerr
 	}
 	return "", err
 }
