@@ -37,9 +37,10 @@
 //     leftover .tmp-* directories, the .old-* ones whose NAME exists, and the
 //     temporaries of atomic writes, and terminates a metrics line cut short.
 //
-// A run killed before its first checkpoint has no latest: Create refuses
-// it and Latest reports it (both with ErrNoCheckpoint, saying to start over
-// with --restart), and Restart clears it and starts it anew.
+// Metrics logged before a checkpoint are synced to disk with it. A run
+// killed before its first checkpoint has no latest: Create refuses it and
+// Latest reports it (both with ErrNoCheckpoint, saying to start over with
+// --restart), and Restart clears it and starts it anew.
 //
 // Not guaranteed: durability against power loss rests on the file system
 // honouring fsync; metrics.jsonl may hold records logged after the
@@ -537,7 +538,7 @@ func (d *Dir) Log(record map[string]any) error {
 	rec["time"] = time.Now().UTC().Format(time.RFC3339)
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: record not written: %w", d.join(metricsName), err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -555,16 +556,21 @@ func (d *Dir) notWritable() error {
 // SaveCheckpoint writes files (name → contents; names may contain no path
 // separator) as the checkpoint called name, makes it the latest, and keeps
 // only the keep newest checkpoints (counting this one) besides those in
-// protect. The package comment says what a crash at any point leaves.
+// protect. Metrics logged so far are synced first. The package comment
+// says what a crash at any point leaves.
 func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, protect ...string) (err error) {
 	if !validName(name) || name == latestName {
 		return fmt.Errorf("%s: invalid checkpoint name %q", d.Path, name)
 	}
 	d.mu.Lock()
-	writable := d.metrics != nil
+	if d.metrics == nil {
+		err = d.notWritable()
+	} else {
+		err = d.metrics.Sync()
+	}
 	d.mu.Unlock()
-	if !writable {
-		return d.notWritable()
+	if err != nil {
+		return err
 	}
 	root := d.join(ckptDir)
 	tmp, err := os.MkdirTemp(root, tmpPrefix+name+"-")
@@ -574,7 +580,7 @@ func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, pro
 	d.reached("temporary made")
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp) // a leftover is tidied at the next start
+			os.RemoveAll(tmp) // no-op once renamed; a leftover is tidied at the next start
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
@@ -758,21 +764,25 @@ func writeSynced(path string, data []byte) error {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		f.Close() // the write error is the one to report
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		f.Close() // the sync error is the one to report
 		return err
 	}
 	return f.Close()
 }
 
+// syncDir makes the entries of the directory path durable.
 func syncDir(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		f.Close() // the sync error is the one to report
+		return err
+	}
+	return f.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,6 +198,66 @@ func TestCreateAndRestartRefuseADirectoryHoldingNoRun(t *testing.T) {
 	}
 	d.Close()
 }
+
+// TestLogAndSaveReturnWriteErrors guards against dropped errors: Log and
+// SaveCheckpoint fail, naming the file or run, when metrics.jsonl cannot
+// be written, the record cannot be encoded, or the Dir is read-only or
+// closed.
+func TestLogAndSaveReturnWriteErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run")
+	d, err := Create(path, []byte("a: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(path, "metrics.jsonl")
+	if err := d.Log(map[string]any{"loss": math.NaN()}); err == nil || !strings.Contains(err.Error(), metrics) {
+		t.Errorf("logging NaN: %v, want an error naming %s", err, metrics)
+	}
+	good := d.metrics
+	if d.metrics, err = os.Open(metrics); err != nil { // read-only: writes fail
+		t.Fatal(err)
+	}
+	if err := d.Log(map[string]any{"step": 1}); err == nil || !strings.Contains(err.Error(), metrics) {
+		t.Errorf("logging to an unwritable file: %v, want an error naming %s", err, metrics)
+	}
+	d.metrics.Close()
+	d.metrics = good
+	d.Close()
+	if err := d.Log(map[string]any{"step": 1}); err == nil {
+		t.Error("Log after Close succeeded")
+	}
+	if err := d.SaveCheckpoint("step-1", generation("v1"), 1); err == nil {
+		t.Error("SaveCheckpoint after Close succeeded")
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Log(map[string]any{"step": 1}); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("Log on a read-only Dir: %v", err)
+	}
+	if err := r.SaveCheckpoint("step-1", generation("v1"), 1); err == nil {
+		t.Error("SaveCheckpoint on a read-only Dir succeeded")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(path, "checkpoints")); len(ents) != 0 {
+		t.Errorf("failed saves left %d entries in checkpoints/", len(ents))
+	}
+}
+
+// TestProgressReportsWriteErrors guards against Progress dropping the
+// error of its writer.
+func TestProgressReportsWriteErrors(t *testing.T) {
+	p := Progress{W: failingWriter{}, Total: 1}
+	p.Start(0)
+	p.Step(1, 10, nil)
+	if p.Err() == nil {
+		t.Error("Err is nil after a failed write")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 // badNames are checkpoint names that leave checkpoints/ or name a save's
 // temporaries.
