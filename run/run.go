@@ -85,7 +85,7 @@ const (
 // Dir is an open run directory: opened to write it (Create, Resume,
 // Restart, Start), holding its lock, or to read it (Open).
 type Dir struct {
-	Path string
+	Path string // the run directory
 
 	mu      sync.Mutex
 	metrics *os.File // nil when read-only or closed
