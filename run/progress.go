@@ -11,7 +11,7 @@ import (
 // Progress prints the state of a long job to a terminal or log: the step,
 // the given scalars (loss, accuracy...), tokens per second and the time
 // left. It prints at most every Every (default 10 s), and always on the
-// last step.
+// last step. A failed write does not stop the job; Err reports it.
 type Progress struct {
 	W     io.Writer
 	Total int // steps in the whole job
@@ -22,6 +22,7 @@ type Progress struct {
 	tokens     int64
 	lastTokens int64
 	lastPrint  time.Time
+	err        error
 }
 
 // Start begins timing at step (non-zero when a run resumes).
@@ -62,6 +63,11 @@ func (p *Progress) Step(step int, tokens int, values map[string]float64) float64
 	if p.Total > 0 {
 		pct = 100 * float64(step) / float64(p.Total)
 	}
-	fmt.Fprintf(p.W, "step %d/%d (%.1f%%)  %s  %.0f tok/s  eta %s\n", step, p.Total, pct, strings.Join(vals, "  "), rate, eta)
+	if _, err := fmt.Fprintf(p.W, "step %d/%d (%.1f%%)  %s  %.0f tok/s  eta %s\n", step, p.Total, pct, strings.Join(vals, "  "), rate, eta); err != nil && p.err == nil {
+		p.err = err
+	}
 	return rate
 }
+
+// Err returns the first error writing to W, or nil.
+func (p *Progress) Err() error { return p.err }

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hiertune/hiertune/internal/flock"
 )
 
 // maxAttempts bounds the requests made for one file, as huggingface_hub's
@@ -147,7 +149,7 @@ func (d *downloader) blob(ctx context.Context, commit, name string, b blob, path
 			return fmt.Errorf("hub: %s: %w", d.ref, err)
 		}
 	}
-	lock, err := lockFile(ctx, lockPath)
+	lock, err := flock.Lock(ctx, lockPath)
 	if err != nil {
 		return fmt.Errorf("hub: %s: %s: %w", d.ref, name, err)
 	}

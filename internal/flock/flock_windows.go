@@ -1,6 +1,6 @@
 //go:build windows
 
-package hub
+package flock
 
 import (
 	"errors"
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// tryLock locks the first byte of f without waiting, as msvcrt.locking does
+// TryLock locks the first byte of f without waiting, as msvcrt.locking does
 // for Python's filelock, reporting whether it got the lock.
-func tryLock(f *os.File) (bool, error) {
+func TryLock(f *os.File) (bool, error) {
 	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, new(windows.Overlapped))
 	switch {
 	case err == nil:
