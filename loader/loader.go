@@ -118,7 +118,7 @@ func sourceMap(ts map[string]*tensor.Tensor, path string) map[string]string {
 
 // readSharded reads the shards listed by a HuggingFace index file
 // ({"weight_map": {tensor: shard file}}) and checks that every listed tensor
-// is in its shard.
+// is in its shard, and in no other.
 func readSharded(indexPath string) (map[string]*tensor.Tensor, map[string]string, error) {
 	data, err := os.ReadFile(indexPath)
 	if err != nil {
@@ -159,6 +159,9 @@ func readSharded(indexPath string) (map[string]*tensor.Tensor, map[string]string
 			return nil, nil, err
 		}
 		for name, t := range ts {
+			if prev, dup := files[name]; dup {
+				return nil, nil, fmt.Errorf("%s: tensor %q is in both %s and %s", indexPath, name, filepath.Base(prev), shard)
+			}
 			tensors[name] = t
 			files[name] = path
 		}

@@ -129,6 +129,39 @@ func TestShardedSafetensors(t *testing.T) {
 	}
 }
 
+// TestTensorInTwoShards guards the error for a tensor that two shards both
+// hold: it used to say the tensor was "listed in" one shard "but not found
+// there", pointing at the wrong cause.
+func TestTensorInTwoShards(t *testing.T) {
+	for _, format := range []struct{ src, weights, index string }{
+		{"testdata/micro/model.safetensors", "model-%05d-of-00002.safetensors", "model.safetensors.index.json"},
+		{"testdata/bin-zip/pytorch_model.bin", "pytorch_model-%05d-of-00002.bin", "pytorch_model.bin.index.json"},
+	} {
+		t.Run(format.index, func(t *testing.T) {
+			dir := t.TempDir()
+			b, _ := os.ReadFile("testdata/micro/config.json")
+			os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+			// Both shards are the whole checkpoint; the index puts each tensor in the first.
+			w, err := os.ReadFile(format.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, second := fmt.Sprintf(format.weights, 1), fmt.Sprintf(format.weights, 2)
+			os.WriteFile(filepath.Join(dir, first), w, 0o644)
+			os.WriteFile(filepath.Join(dir, second), w, 0o644)
+			idx, _ := json.Marshal(map[string]any{"weight_map": map[string]string{
+				"bert.embeddings.word_embeddings.weight": first, "bert.pooler.dense.bias": second,
+			}})
+			os.WriteFile(filepath.Join(dir, format.index), idx, 0o644)
+			_, err = Read(dir)
+			if err == nil || !strings.Contains(err.Error(), format.index) ||
+				!strings.Contains(err.Error(), "is in both "+first+" and "+second) || strings.Contains(err.Error(), "not found there") {
+				t.Errorf("error %v, want it to say a tensor is in both %s and %s", err, first, second)
+			}
+		})
+	}
+}
+
 func TestONNXWeights(t *testing.T) {
 	want, err := safetensors.ReadFile("onnxweights/testdata/a.safetensors")
 	if err != nil {
