@@ -77,7 +77,7 @@ func (c *Config) Validate() error {
 	}
 	// LayerNorm computes in float32: eps must be a positive float32.
 	if eps := float32(c.LayerNormEps); !(eps > 0 && eps <= math.MaxFloat32) {
-		return fmt.Errorf("layer_norm_eps must be a positive float32 (%g to %g), got %g", math.SmallestNonzeroFloat32, math.MaxFloat32, c.LayerNormEps)
+		return fmt.Errorf("layer_norm_eps must be a positive float32 (%.2g to %.2g), got %g", math.SmallestNonzeroFloat32, math.MaxFloat32, c.LayerNormEps)
 	}
 	if !(c.InitializerRange >= 0 && c.InitializerRange <= math.MaxFloat64) {
 		return fmt.Errorf("initializer_range must be finite and not negative, got %g", c.InitializerRange)

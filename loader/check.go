@@ -62,6 +62,9 @@ func (c *Checkpoint) describeLayers(layers map[int]bool) string {
 	for i := range layers {
 		top = max(top, i)
 	}
+	if top == 0 {
+		return fmt.Sprintf("1 layer (%sencoder.layer.0)", c.Prefix)
+	}
 	if len(layers) == top+1 {
 		return fmt.Sprintf("%d layers (%sencoder.layer.0 to %d)", len(layers), c.Prefix, top)
 	}

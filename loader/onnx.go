@@ -23,7 +23,7 @@ func readONNX(path string) (map[string]*tensor.Tensor, map[string]string, error)
 func extractONNX(path string) (map[string]*tensor.Tensor, onnxweights.Report, error) {
 	m, err := onnx.ReadFile(path)
 	if err != nil {
-		return nil, onnxweights.Report{}, fmt.Errorf("%s: %w", path, err)
+		return nil, onnxweights.Report{}, err // it names the file
 	}
 	ts, rep, err := onnxweights.Extract(m)
 	if err != nil {
