@@ -69,8 +69,8 @@ func field[T any](raw map[string]json.RawMessage, key string, dst **T) error {
 		var want string
 		switch any(v).(type) {
 		case *int:
-			if big, ok := new(big.Int).SetString(string(msg), 10); ok {
-				return fmt.Errorf("%s: %s is out of range", key, big)
+			if _, ok := new(big.Int).SetString(string(msg), 10); ok {
+				return fmt.Errorf("%s: %s is out of range", key, msg)
 			}
 			want = "an integer"
 		case *float64:
