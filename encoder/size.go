@@ -78,9 +78,10 @@ const (
 	modelOverhead = 64 << 10
 )
 
-// ModelBytes returns at most about a quarter more than the bytes New(c,
-// withPooler) allocates, and never less: 4 per parameter value, rounded up
-// as Go's allocator may, plus a small overhead per parameter and per model. Gradients and
+// ModelBytes bounds the bytes New(c, withPooler) allocates from above, by
+// at most about a quarter for any real model: 4 per parameter value,
+// rounded up as Go's allocator may, plus a small overhead per parameter
+// and per model. Gradients and
 // optimiser state, allocated when training, are the caller's to add. The
 // count saturates at math.MaxUint64 rather than overflow.
 func (c *Config) ModelBytes(withPooler bool) uint64 {
