@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/hiertune/hiertune/kernels"
 )
@@ -33,7 +34,8 @@ type Config struct {
 // ModelTypes lists the model_type values the encoder implements.
 var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "camembert", "electra"}
 
-// Validate reports the first field that makes c unusable.
+// Validate reports the first field that makes c unusable, by its
+// config.json key. It does not bound the sizes: see CheckSize.
 func (c *Config) Validate() error {
 	known := false
 	for _, t := range ModelTypes {
@@ -64,16 +66,21 @@ func (c *Config) Validate() error {
 	if _, err := kernels.ParseActivation(c.HiddenAct); err != nil {
 		return fmt.Errorf("hidden_act: %w", err)
 	}
+	// The comparisons are written so that NaN fails them.
 	for _, p := range []struct {
 		name string
 		v    float64
 	}{{"hidden_dropout_prob", c.HiddenDropoutProb}, {"attention_probs_dropout_prob", c.AttentionProbsDropoutProb}} {
-		if p.v < 0 || p.v >= 1 {
+		if !(p.v >= 0 && p.v < 1) {
 			return fmt.Errorf("%s must be in [0, 1), got %g", p.name, p.v)
 		}
 	}
-	if c.LayerNormEps <= 0 {
-		return fmt.Errorf("layer_norm_eps must be positive, got %g", c.LayerNormEps)
+	// LayerNorm computes in float32: eps must be a positive float32.
+	if eps := float32(c.LayerNormEps); !(eps > 0 && eps <= math.MaxFloat32) {
+		return fmt.Errorf("layer_norm_eps must be a positive float32 (%.2g to %.2g), got %g", math.SmallestNonzeroFloat32, math.MaxFloat32, c.LayerNormEps)
+	}
+	if !(c.InitializerRange >= 0 && c.InitializerRange <= math.MaxFloat64) {
+		return fmt.Errorf("initializer_range must be finite and not negative, got %g", c.InitializerRange)
 	}
 	if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
 		return fmt.Errorf("pad_token_id %d is outside the vocabulary of %d", c.PadTokenID, c.VocabSize)

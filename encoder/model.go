@@ -146,9 +146,14 @@ func NewLayerNorm(n int, eps float64) *LayerNorm {
 
 // New returns a model of the given configuration with LayerNorm weights at
 // one and every other parameter at zero; load a checkpoint into it or call
-// InitWeights. The pooler is included when withPooler is set.
+// InitWeights. The pooler is included when withPooler is set. A
+// configuration that fails Validate or CheckSize is an error, returned
+// before anything is allocated.
 func New(cfg Config, withPooler bool) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckSize(withPooler); err != nil {
 		return nil, err
 	}
 	act, _ := kernels.ParseActivation(cfg.HiddenAct)

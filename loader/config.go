@@ -3,7 +3,9 @@ package loader
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"strings"
 
@@ -13,23 +15,90 @@ import (
 // configFields are the config.json fields the encoder uses, with the
 // defaults of HuggingFace's BertConfig; per-type defaults follow below.
 type configFields struct {
-	ModelType                 string   `json:"model_type"`
-	Architectures             []string `json:"architectures"`
-	VocabSize                 *int     `json:"vocab_size"`
-	HiddenSize                *int     `json:"hidden_size"`
-	EmbeddingSize             *int     `json:"embedding_size"`
-	NumHiddenLayers           *int     `json:"num_hidden_layers"`
-	NumAttentionHeads         *int     `json:"num_attention_heads"`
-	IntermediateSize          *int     `json:"intermediate_size"`
-	HiddenAct                 *string  `json:"hidden_act"`
-	HiddenDropoutProb         *float64 `json:"hidden_dropout_prob"`
-	AttentionProbsDropoutProb *float64 `json:"attention_probs_dropout_prob"`
-	MaxPositionEmbeddings     *int     `json:"max_position_embeddings"`
-	TypeVocabSize             *int     `json:"type_vocab_size"`
-	LayerNormEps              *float64 `json:"layer_norm_eps"`
-	PadTokenID                *int     `json:"pad_token_id"`
-	InitializerRange          *float64 `json:"initializer_range"`
-	PositionEmbeddingType     *string  `json:"position_embedding_type"`
+	ModelType                 string
+	Architectures             []string
+	VocabSize                 *int
+	HiddenSize                *int
+	EmbeddingSize             *int
+	NumHiddenLayers           *int
+	NumAttentionHeads         *int
+	IntermediateSize          *int
+	HiddenAct                 *string
+	HiddenDropoutProb         *float64
+	AttentionProbsDropoutProb *float64
+	MaxPositionEmbeddings     *int
+	TypeVocabSize             *int
+	LayerNormEps              *float64
+	PadTokenID                *int
+	InitializerRange          *float64
+	PositionEmbeddingType     *string
+}
+
+// decode sets f from the fields of raw. A value of the wrong type is an
+// error naming its key; a missing or null field is left unset.
+func (f *configFields) decode(raw map[string]json.RawMessage) error {
+	var modelType *string
+	var architectures *[]string
+	for _, err := range []error{
+		field(raw, "model_type", &modelType), field(raw, "architectures", &architectures),
+		field(raw, "vocab_size", &f.VocabSize), field(raw, "hidden_size", &f.HiddenSize),
+		field(raw, "embedding_size", &f.EmbeddingSize), field(raw, "num_hidden_layers", &f.NumHiddenLayers),
+		field(raw, "num_attention_heads", &f.NumAttentionHeads), field(raw, "intermediate_size", &f.IntermediateSize),
+		field(raw, "hidden_act", &f.HiddenAct), field(raw, "hidden_dropout_prob", &f.HiddenDropoutProb),
+		field(raw, "attention_probs_dropout_prob", &f.AttentionProbsDropoutProb),
+		field(raw, "max_position_embeddings", &f.MaxPositionEmbeddings), field(raw, "type_vocab_size", &f.TypeVocabSize),
+		field(raw, "layer_norm_eps", &f.LayerNormEps), field(raw, "pad_token_id", &f.PadTokenID),
+		field(raw, "initializer_range", &f.InitializerRange), field(raw, "position_embedding_type", &f.PositionEmbeddingType),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	f.ModelType, f.Architectures = or(modelType, ""), or(architectures, nil)
+	return nil
+}
+
+// field decodes raw[key] into a new *dst unless it is missing or null.
+func field[T any](raw map[string]json.RawMessage, key string, dst **T) error {
+	msg, ok := raw[key]
+	if !ok || string(msg) == "null" {
+		return nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(msg, v); err != nil {
+		var want string
+		switch any(v).(type) {
+		case *int:
+			if _, ok := new(big.Int).SetString(string(msg), 10); ok {
+				return fmt.Errorf("%s: %s is out of range", key, msg)
+			}
+			want = "an integer"
+		case *float64:
+			want = "a number"
+		case *string:
+			want = "a string"
+		default:
+			want = "a list of strings"
+		}
+		return fmt.Errorf("%s: want %s, got %s", key, want, describeJSON(msg))
+	}
+	*dst = v
+	return nil
+}
+
+// describeJSON returns a JSON value for an error message: a short scalar as
+// it is written, anything else by its kind.
+func describeJSON(msg json.RawMessage) string {
+	switch msg[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	}
+	if r := []rune(string(msg)); len(r) > 40 {
+		return string(r[:37]) + "..."
+	}
+	return string(msg)
 }
 
 // typeDefaults are the defaults of each model type's HuggingFace config
@@ -55,11 +124,19 @@ var architecturePrefixes = []struct{ prefix, modelType string }{
 // does not implement, or a relative position embedding, is an error.
 func ParseConfig(data []byte) (encoder.Config, map[string]json.RawMessage, error) {
 	var raw map[string]json.RawMessage
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' {
+		return encoder.Config{}, nil, errors.New("not a JSON object")
+	}
 	if err := json.Unmarshal(data, &raw); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			line, col := position(data, syntax.Offset)
+			return encoder.Config{}, nil, fmt.Errorf("not a JSON object: line %d, column %d: %v", line, col, syntax)
+		}
 		return encoder.Config{}, nil, fmt.Errorf("not a JSON object: %w", err)
 	}
 	var f configFields
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&f); err != nil {
+	if err := f.decode(raw); err != nil {
 		return encoder.Config{}, nil, err
 	}
 	if f.ModelType == "" {
@@ -166,6 +243,14 @@ func or[T any](p *T, def T) T {
 		return *p
 	}
 	return def
+}
+
+// position returns the line and column (1-based, in bytes) of the byte
+// before offset, where encoding/json reports a syntax error.
+func position(data []byte, offset int64) (line, col int) {
+	before := data[:max(min(offset, int64(len(data)))-1, 0)]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	return line, len(before) - bytes.LastIndexByte(before, '\n')
 }
 
 func orInt(v, def int) int {

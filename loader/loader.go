@@ -12,6 +12,7 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,6 +51,9 @@ type Checkpoint struct {
 	// Offline is set when a Hub checkpoint came from the local cache
 	// without asking the Hub, and says why.
 	Offline error
+	// configFile names where Config came from, for errors: config.json,
+	// or the ONNX file whose graph showed it.
+	configFile string
 }
 
 // weightFiles are the weight files looked for in a checkpoint directory, in
@@ -60,14 +64,15 @@ var weightFiles = []string{
 	"model.onnx",
 }
 
-// Read reads the config and weights of the checkpoint directory dir.
+// Read reads the config and weights of the checkpoint directory dir, and
+// checks the config against the weights' shapes and layer count.
 func Read(dir string) (*Checkpoint, error) {
 	cfgPath := filepath.Join(dir, "config.json")
 	cfg, raw, err := ReadConfig(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{Dir: dir, Config: cfg, RawConfig: raw}
+	ck := &Checkpoint{Dir: dir, Config: cfg, RawConfig: raw, configFile: cfgPath}
 	var weights string
 	for _, name := range weightFiles {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
@@ -96,6 +101,9 @@ func Read(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ck.checkConfig(); err != nil {
+		return nil, err
+	}
 	return ck, nil
 }
 
@@ -118,7 +126,7 @@ func sourceMap(ts map[string]*tensor.Tensor, path string) map[string]string {
 
 // readSharded reads the shards listed by a HuggingFace index file
 // ({"weight_map": {tensor: shard file}}) and checks that every listed tensor
-// is in its shard.
+// is in its shard, and in no other.
 func readSharded(indexPath string) (map[string]*tensor.Tensor, map[string]string, error) {
 	data, err := os.ReadFile(indexPath)
 	if err != nil {
@@ -159,6 +167,9 @@ func readSharded(indexPath string) (map[string]*tensor.Tensor, map[string]string
 			return nil, nil, err
 		}
 		for name, t := range ts {
+			if prev, dup := files[name]; dup {
+				return nil, nil, fmt.Errorf("%s: tensor %q is in both %s and %s", indexPath, name, filepath.Base(prev), shard)
+			}
 			tensors[name] = t
 			files[name] = path
 		}
@@ -209,13 +220,13 @@ func normalise(in map[string]*tensor.Tensor, files map[string]string) (map[strin
 // Extra returns the names of tensors that are not parameters of the encoder
 // (task heads, buffers such as position_ids), sorted.
 func (c *Checkpoint) Extra() []string {
-	m, err := encoder.New(c.Config, true)
-	if err != nil {
+	// CheckSize bounds the parameter list of a Checkpoint not made by Read.
+	if c.Config.Validate() != nil || c.Config.CheckSize(true) != nil {
 		return nil
 	}
 	own := map[string]bool{}
-	for _, np := range m.NamedParams() {
-		own[np.Name] = true
+	for _, p := range c.Config.ParamShapes(true) {
+		own[p.Name] = true
 	}
 	var extra []string
 	for name := range c.Tensors {
@@ -236,11 +247,12 @@ func (c *Checkpoint) HasPooler() bool {
 
 // Model builds the encoder and copies the checkpoint's weights into it
 // (upcasting F16 and BF16 to float32). The pooler is included when the
-// checkpoint has one.
+// checkpoint has one. A model that would not fit in memory (see
+// encoder.CheckSize) is an error naming config.json and the key.
 func (c *Checkpoint) Model() (*encoder.Model, error) {
 	m, err := encoder.New(c.Config, c.HasPooler())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Dir, err)
+		return nil, fmt.Errorf("%s: %w", cmp.Or(c.configFile, c.Dir), err)
 	}
 	for _, np := range m.NamedParams() {
 		t, ok := c.Tensors[np.Name]

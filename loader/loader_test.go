@@ -3,11 +3,13 @@ package loader
 import (
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -129,6 +131,39 @@ func TestShardedSafetensors(t *testing.T) {
 	}
 }
 
+// TestTensorInTwoShards guards the error for a tensor that two shards both
+// hold: it used to say the tensor was "listed in" one shard "but not found
+// there", pointing at the wrong cause.
+func TestTensorInTwoShards(t *testing.T) {
+	for _, format := range []struct{ src, weights, index string }{
+		{"testdata/micro/model.safetensors", "model-%05d-of-00002.safetensors", "model.safetensors.index.json"},
+		{"testdata/bin-zip/pytorch_model.bin", "pytorch_model-%05d-of-00002.bin", "pytorch_model.bin.index.json"},
+	} {
+		t.Run(format.index, func(t *testing.T) {
+			dir := t.TempDir()
+			b, _ := os.ReadFile("testdata/micro/config.json")
+			os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+			// Both shards are the whole checkpoint; the index puts each tensor in the first.
+			w, err := os.ReadFile(format.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, second := fmt.Sprintf(format.weights, 1), fmt.Sprintf(format.weights, 2)
+			os.WriteFile(filepath.Join(dir, first), w, 0o644)
+			os.WriteFile(filepath.Join(dir, second), w, 0o644)
+			idx, _ := json.Marshal(map[string]any{"weight_map": map[string]string{
+				"bert.embeddings.word_embeddings.weight": first, "bert.pooler.dense.bias": second,
+			}})
+			os.WriteFile(filepath.Join(dir, format.index), idx, 0o644)
+			_, err = Read(dir)
+			if err == nil || !strings.Contains(err.Error(), format.index) ||
+				!strings.Contains(err.Error(), "is in both "+first+" and "+second) || strings.Contains(err.Error(), "not found there") {
+				t.Errorf("error %v, want it to say a tensor is in both %s and %s", err, first, second)
+			}
+		})
+	}
+}
+
 func TestONNXWeights(t *testing.T) {
 	want, err := safetensors.ReadFile("onnxweights/testdata/a.safetensors")
 	if err != nil {
@@ -232,6 +267,121 @@ func TestBadCheckpoints(t *testing.T) {
 			t.Fatalf("error %v should name the file", err)
 		}
 	})
+}
+
+// TestConfigSizesCheckedBeforeAllocation guards against sizes in
+// config.json that used to be allocated before anything checked them,
+// ending in "fatal error: out of memory" or an unbounded allocation: Read
+// must refuse them against the weights, naming config.json and the key,
+// without allocating more than the checkpoint's own size.
+func TestConfigSizesCheckedBeforeAllocation(t *testing.T) {
+	for _, tc := range []struct {
+		key   string
+		value any
+		want  string
+	}{
+		{"hidden_size", 1e9, `hidden_size is 1000000000, but tensor "bert.embeddings.word_embeddings.weight" in `},
+		{"vocab_size", 1e12, `vocab_size is 1000000000000, but tensor "bert.embeddings.word_embeddings.weight"`},
+		{"max_position_embeddings", 1e12, `max_position_embeddings is 1000000000000, but tensor "bert.embeddings.position_embeddings.weight"`},
+		{"type_vocab_size", 1e12, `type_vocab_size is 1000000000000, but tensor "bert.embeddings.token_type_embeddings.weight"`},
+		{"intermediate_size", 1e9, `intermediate_size is 1000000000, but tensor "bert.encoder.layer.0.intermediate.dense.weight"`},
+		{"num_hidden_layers", 1e9, "num_hidden_layers is 1000000000, but the weights have 2 layers (bert.encoder.layer.0 to 1)"},
+		{"num_hidden_layers", 1, "num_hidden_layers is 1, but the weights have 2 layers"},
+		{"embedding_size", 1e9, `embedding_size is 1000000000, but tensor "bert.embeddings.word_embeddings.weight"`},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			dir := copyDir(t, "testdata/micro")
+			editConfig(t, dir, tc.key, tc.value)
+			if tc.key == "embedding_size" {
+				editConfig(t, dir, "model_type", "electra")
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Read(dir)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, "config.json")+": ") ||
+				!strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Read error = %v, want a line naming config.json and saying %q", err, tc.want)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 10<<20 {
+				t.Errorf("Read allocated %d bytes", n)
+			}
+		})
+	}
+	t.Run("layer missing", func(t *testing.T) {
+		dir := copyDir(t, "testdata/micro")
+		editConfig(t, dir, "num_hidden_layers", 3)
+		p := filepath.Join(dir, "model.safetensors")
+		f, err := safetensors.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := f.Tensors()
+		ts["bert.encoder.layer.5.output.dense.bias"] = ts["bert.encoder.layer.1.output.dense.bias"]
+		if err := safetensors.WriteFile(p, ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "num_hidden_layers is 3, but the weights have 3 layers numbered up to 5 (bert.encoder.layer.2 is missing)") {
+			t.Errorf("Read error = %v", err)
+		}
+	})
+	// A size whose tensor is missing is caught by the estimate before New
+	// allocates: the error names config.json and the key.
+	t.Run("estimate", func(t *testing.T) {
+		dir := copyDir(t, "testdata/micro")
+		editConfig(t, dir, "vocab_size", 1e12)
+		dropTensor(t, dir, "bert.embeddings.word_embeddings.weight")
+		ck, err := Read(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if extra := ck.Extra(); extra != nil {
+			t.Errorf("Extra() = %v for a model too large to build", extra)
+		}
+		_, err = ck.Model()
+		if !errors.Is(err, encoder.ErrTooLarge) || !strings.HasPrefix(err.Error(), filepath.Join(dir, "config.json")+": ") ||
+			!strings.Contains(err.Error(), "vocab_size 1000000000000 makes a model that would take 116.4 TiB") {
+			t.Errorf("Model error = %v, want ErrTooLarge naming config.json and vocab_size", err)
+		}
+	})
+}
+
+// TestBadConfigValues guards the errors for config.json values of the
+// wrong type or range: each must name the key, never panic.
+func TestBadConfigValues(t *testing.T) {
+	for _, tc := range []struct{ config, want string }{
+		{`{"num_attention_heads": 0}`, "num_attention_heads must be positive, got 0"},
+		{`{"hidden_size": 100, "num_attention_heads": 12}`, "hidden_size 100 is not a multiple of num_attention_heads 12"},
+		{`{"layer_norm_eps": -1}`, "layer_norm_eps must be a positive float32"},
+		{`{"layer_norm_eps": 1e-60}`, "layer_norm_eps must be a positive float32"},
+		{`{"layer_norm_eps": "NaN"}`, `layer_norm_eps: want a number, got "NaN"`},
+		{"{\n  \"layer_norm_eps\": NaN\n}", "not a JSON object: line 2, column 21: invalid character 'N'"},
+		{`{"layer_norm_eps": 1e400}`, "layer_norm_eps: want a number, got 1e400"},
+		{`{"hidden_size": 768.5}`, "hidden_size: want an integer, got 768.5"},
+		{`{"hidden_size": 1e9}`, "hidden_size: want an integer, got 1e9"},
+		{`{"hidden_size": "768"}`, `hidden_size: want an integer, got "768"`},
+		{`{"vocab_size": 99999999999999999999}`, "vocab_size: 99999999999999999999 is out of range"},
+		{`{"num_hidden_layers": -3}`, "num_hidden_layers must be positive, got -3"},
+		{`{"pad_token_id": -1}`, "pad_token_id -1 is outside the vocabulary"},
+		{`{"hidden_dropout_prob": 1.5}`, "hidden_dropout_prob must be in [0, 1), got 1.5"},
+		{`{"initializer_range": -1}`, "initializer_range must be finite and not negative, got -1"},
+		{`{"architectures": "BertModel"}`, `architectures: want a list of strings, got "BertModel"`},
+		{`{"model_type": {"name": "bert"}}`, "model_type: want a string, got an object"},
+		{`{"hidden_act": ["gelu"]}`, "hidden_act: want a string, got a list"},
+		{`[1, 2]`, "not a JSON object"},
+		{`null`, "not a JSON object"},
+		{``, "not a JSON object"},
+	} {
+		_, _, err := ParseConfig([]byte(tc.config))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseConfig(%s) = %v, want one line saying %q", tc.config, err, tc.want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, []byte(`{"hidden_size": 1e9}`), 0o644)
+	if _, _, err := ReadConfig(path); err == nil || !strings.HasPrefix(err.Error(), path+": hidden_size: ") {
+		t.Errorf("ReadConfig error = %v, want it to name the file and the key", err)
+	}
 }
 
 func truncate(t *testing.T, path string, n int64) {

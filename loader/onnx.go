@@ -23,7 +23,7 @@ func readONNX(path string) (map[string]*tensor.Tensor, map[string]string, error)
 func extractONNX(path string) (map[string]*tensor.Tensor, onnxweights.Report, error) {
 	m, err := onnx.ReadFile(path)
 	if err != nil {
-		return nil, onnxweights.Report{}, fmt.Errorf("%s: %w", path, err)
+		return nil, onnxweights.Report{}, err // it names the file
 	}
 	ts, rep, err := onnxweights.Extract(m)
 	if err != nil {
@@ -35,24 +35,31 @@ func extractONNX(path string) (map[string]*tensor.Tensor, onnxweights.Report, er
 // ReadONNX reads the encoder of a BERT-family model exported to ONNX. The
 // configuration comes from a config.json beside the file when there is one,
 // and otherwise from the graph itself (layer count, sizes, heads, epsilon
-// and activation, as a BERT model type).
+// and activation, as a BERT model type); it is checked against the weights
+// as Read does.
 func ReadONNX(path string) (*Checkpoint, error) {
 	dir := filepath.Dir(path)
 	ts, rep, err := extractONNX(path)
 	if err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{Dir: dir}
-	cfgPath := filepath.Join(dir, "config.json")
-	if _, err := os.Stat(cfgPath); err == nil {
-		if ck.Config, ck.RawConfig, err = ReadConfig(cfgPath); err != nil {
+	ck := &Checkpoint{Dir: dir, configFile: filepath.Join(dir, "config.json")}
+	if _, err := os.Stat(ck.configFile); err == nil {
+		if ck.Config, ck.RawConfig, err = ReadConfig(ck.configFile); err != nil {
 			return nil, err
 		}
 	} else if ck.Config, err = configFromGraph(path, rep); err != nil {
 		return nil, err
+	} else {
+		ck.configFile = path
 	}
-	ck.Tensors, ck.Files, ck.Prefix, err = normalise(ts, sourceMap(ts, path))
-	return ck, err
+	if ck.Tensors, ck.Files, ck.Prefix, err = normalise(ts, sourceMap(ts, path)); err != nil {
+		return nil, err
+	}
+	if err := ck.checkConfig(); err != nil {
+		return nil, err
+	}
+	return ck, nil
 }
 
 // configFromGraph builds a BERT configuration from what the graph shows.

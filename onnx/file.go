@@ -11,7 +11,8 @@ import (
 // ReadFile reads and decodes the model at path and loads the external data
 // of all its tensors (initializers and attribute tensors, in subgraphs too).
 // An external tensor's bytes come from the file its "location" entry names,
-// relative to the model's directory, starting at "offset" (default 0) for
+// relative to the model's directory (which, after resolving symbolic links,
+// that file must be inside), starting at "offset" (default 0) for
 // "length" bytes (default: to the end of the file); afterwards the tensor
 // holds them as RawData, with DataLocation LocationDefault and no
 // ExternalData.
@@ -74,8 +75,26 @@ func eachTensor(g *Graph, fn func(*Tensor) error) error {
 
 // externalLoader reads external tensor data, opening each data file once.
 type externalLoader struct {
-	dir   string
-	files map[string]*os.File
+	dir     string
+	realDir string // dir with symbolic links resolved, once needed
+	files   map[string]*os.File
+}
+
+// resolve returns the path of the file rel names in the model's directory
+// with every symbolic link resolved, and whether that lies inside the
+// directory (itself resolved): a link must not reach what a "../" location
+// may not.
+func (l *externalLoader) resolve(rel string) (real string, inside bool, err error) {
+	if l.realDir == "" {
+		if l.realDir, err = filepath.EvalSymlinks(l.dir); err != nil {
+			return "", false, err
+		}
+	}
+	if real, err = filepath.EvalSymlinks(filepath.Join(l.dir, rel)); err != nil {
+		return "", false, err
+	}
+	r, err := filepath.Rel(l.realDir, real)
+	return real, err == nil && filepath.IsLocal(r), nil
 }
 
 func (l *externalLoader) close() {
@@ -112,8 +131,14 @@ func (l *externalLoader) load(t *Tensor) error {
 	}
 	f, ok := l.files[rel]
 	if !ok {
-		var err error
-		if f, err = os.Open(filepath.Join(l.dir, rel)); err != nil {
+		real, inside, err := l.resolve(rel)
+		if err != nil {
+			return err
+		}
+		if !inside {
+			return fmt.Errorf("external_data: location %q leads through a symbolic link to %s, outside the model's directory", location, real)
+		}
+		if f, err = os.Open(real); err != nil {
 			return err
 		}
 		l.files[rel] = f

@@ -98,3 +98,59 @@ func TestReadFileErrors(t *testing.T) {
 		t.Errorf("corrupt file: %v", err)
 	}
 }
+
+// TestExternalDataSymlinkOutsideDir guards against external data read
+// through a symbolic link that leads out of the model's directory, which
+// "../" and absolute locations may not do either. Links that stay inside,
+// and a model directory that is itself reached through a link, are fine.
+func TestExternalDataSymlinkOutsideDir(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret.bin"), make([]byte, 8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "w.bin"), make([]byte, 8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range [][2]string{ // target, link
+		{filepath.Join(outside, "secret.bin"), filepath.Join(dir, "out.bin")}, // a file link leading out
+		{outside, filepath.Join(dir, "outdir")},                               // a directory link leading out
+		{"w.bin", filepath.Join(dir, "in.bin")},                               // a link that stays inside
+		{dir, filepath.Join(outside, "model-dir")},                            // the model directory through a link
+	} {
+		if err := os.Symlink(link[0], link[1]); err != nil {
+			t.Skipf("cannot make symbolic links: %v", err)
+		}
+	}
+	write := func(location string) string {
+		t.Helper()
+		tn := &Tensor{Name: "w", DataType: Float, Dims: []int64{2}, DataLocation: LocationExternal,
+			ExternalData: []StringStringEntry{{"location", location}}}
+		b, err := (&Model{IRVersion: 8, Graph: &Graph{Initializer: []*Tensor{tn}}}).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "model.onnx")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, location := range []string{"out.bin", "outdir/secret.bin"} {
+		_, err := ReadFile(write(location))
+		if err == nil || !strings.Contains(err.Error(), `tensor "w": external_data: location "`+location+`" leads through a symbolic link to `) ||
+			!strings.Contains(err.Error(), "outside the model's directory") {
+			t.Errorf("%s: ReadFile error = %v, want it refused as leading outside", location, err)
+		}
+	}
+	write("in.bin")
+	for _, path := range []string{filepath.Join(dir, "model.onnx"), filepath.Join(outside, "model-dir", "model.onnx")} {
+		m, err := ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if tn := m.Graph.Initializer[0]; len(tn.RawData) != 8 {
+			t.Errorf("%s: loaded %d bytes, want 8", path, len(tn.RawData))
+		}
+	}
+}

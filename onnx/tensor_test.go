@@ -94,6 +94,17 @@ func TestToTensorErrors(t *testing.T) {
 	}
 }
 
+// TestToTensorByteSizeOverflow guards a tensor whose element count fits in
+// an int but whose byte count does not: the error must say it is too large,
+// not report a wrapped-around byte count or a vague shape error.
+func TestToTensorByteSizeOverflow(t *testing.T) {
+	tn := &Tensor{Name: "w", DataType: Float, Dims: []int64{2147483649, 2147483647}, RawData: make([]byte, 8)}
+	_, err := tn.ToTensor()
+	if err == nil || !strings.Contains(err.Error(), `tensor "w": F32[2147483649 2147483647] is too large`) {
+		t.Errorf("ToTensor error = %v, want it to say the tensor is too large", err)
+	}
+}
+
 func TestTensorFromRaw(t *testing.T) {
 	for _, in := range []*tensor.Tensor{
 		tensor.FromFloat32([]int{2, 2}, []float32{1, -2, 3.5, 0}),

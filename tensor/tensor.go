@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // DType names an element type with the spelling safetensors uses.
@@ -59,15 +60,21 @@ type Tensor struct {
 	Data  []byte
 }
 
-// NumElements returns the product of shape (1 for a scalar), or -1 if a
-// dimension is negative or the product overflows.
+// NumElements returns the product of shape (1 for a scalar, 0 if a
+// dimension is 0), or -1 if a dimension is negative or the product
+// overflows an int.
 func NumElements(shape []int) int {
-	n := 1
 	for _, d := range shape {
 		if d < 0 {
 			return -1
 		}
-		if d != 0 && n > math.MaxInt/d {
+	}
+	if slices.Contains(shape, 0) {
+		return 0
+	}
+	n := 1
+	for _, d := range shape {
+		if n > math.MaxInt/d {
 			return -1
 		}
 		n *= d
@@ -75,19 +82,35 @@ func NumElements(shape []int) int {
 	return n
 }
 
+// NumBytes returns the bytes a tensor of dtype and shape takes. Readers
+// must size tensors with it rather than multiply shape and element size
+// themselves: the error says what is wrong (an unknown dtype, a negative
+// dimension, or a size that overflows an int) where a bare product would wrap
+// around to a nonsensical, even negative, byte count.
+func NumBytes(dtype DType, shape []int) (int, error) {
+	size, ok := dtype.Size()
+	if !ok {
+		return 0, fmt.Errorf("unknown dtype %q", dtype)
+	}
+	if slices.ContainsFunc(shape, func(d int) bool { return d < 0 }) {
+		return 0, fmt.Errorf("shape %v has a negative dimension", shape)
+	}
+	n := NumElements(shape)
+	if n < 0 || n > math.MaxInt/size {
+		return 0, fmt.Errorf("%s%v is too large: its size in bytes overflows a %d-bit integer", dtype, shape, strconv.IntSize)
+	}
+	return n * size, nil
+}
+
 // New returns a tensor after checking that data holds exactly the bytes that
 // dtype and shape call for.
 func New(dtype DType, shape []int, data []byte) (*Tensor, error) {
-	size, ok := dtype.Size()
-	if !ok {
-		return nil, fmt.Errorf("unknown dtype %q", dtype)
+	n, err := NumBytes(dtype, shape)
+	if err != nil {
+		return nil, err
 	}
-	n := NumElements(shape)
-	if n < 0 || (size != 0 && n > math.MaxInt/size) {
-		return nil, fmt.Errorf("invalid shape %v", shape)
-	}
-	if len(data) != n*size {
-		return nil, fmt.Errorf("%s%v needs %d bytes, have %d", dtype, shape, n*size, len(data))
+	if len(data) != n {
+		return nil, fmt.Errorf("%s%v needs %d bytes, have %d", dtype, shape, n, len(data))
 	}
 	return &Tensor{DType: dtype, Shape: append([]int(nil), shape...), Data: data}, nil
 }
@@ -113,9 +136,25 @@ func FromInt64(shape []int, v []int64) *Tensor {
 // NumElements returns the number of elements of t.
 func (t *Tensor) NumElements() int { return NumElements(t.Shape) }
 
+// check checks that t's data holds exactly the bytes its dtype and shape
+// call for, as New does; a Tensor built as a literal may not.
+func (t *Tensor) check() error {
+	n, err := NumBytes(t.DType, t.Shape)
+	if err != nil {
+		return err
+	}
+	if len(t.Data) != n {
+		return fmt.Errorf("%s%v needs %d bytes, have %d", t.DType, t.Shape, n, len(t.Data))
+	}
+	return nil
+}
+
 // Float32 converts a floating-point tensor to float32 values. F16 and BF16 are
 // upcast exactly; F64 is rounded to nearest.
 func (t *Tensor) Float32() ([]float32, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	n := t.NumElements()
 	out := make([]float32, n)
 	b := t.Data
@@ -144,6 +183,9 @@ func (t *Tensor) Float32() ([]float32, error) {
 
 // Int64 converts an integer (or boolean) tensor to int64 values.
 func (t *Tensor) Int64() ([]int64, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	n := t.NumElements()
 	out := make([]int64, n)
 	b := t.Data

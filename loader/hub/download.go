@@ -25,6 +25,11 @@ import (
 // http_get retries an interrupted download five times.
 const maxAttempts = 5
 
+// retryDelay is how long fill waits before retrying a request that made no
+// progress; it waits one retryDelay more before each later attempt. (A
+// variable so that tests of failing servers need not wait.)
+var retryDelay = 500 * time.Millisecond
+
 // errRestart asks for the download to be retried from the start at once.
 var errRestart = errors.New("server cannot resume the download; restarting")
 
@@ -176,7 +181,7 @@ func escapePath(name string) string {
 // fetch downloads u into path+".incomplete", continuing a partial download
 // left there, and renames it to path once its size and hash are verified.
 // Content that fails verification is deleted; an interrupted download is
-// kept for the next attempt to resume.
+// kept for the next attempt to resume, unless it is empty.
 func (d *downloader) fetch(ctx context.Context, u, name string, b blob, path string) error {
 	tmp := path + ".incomplete"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
@@ -211,6 +216,12 @@ func (d *downloader) fetch(ctx context.Context, u, name string, b blob, path str
 		return fmt.Errorf("%w; download discarded", err)
 	}
 	if err != nil {
+		// A download that failed before its first byte (a 404, a 500, a
+		// redirect loop) leaves nothing to resume: remove its empty file.
+		if fi, statErr := f.Stat(); statErr == nil && fi.Size() == 0 {
+			f.Close()
+			os.Remove(tmp)
+		}
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -233,7 +244,7 @@ func (d *downloader) fill(ctx context.Context, u string, p *partial) error {
 			err = nil
 		case unreachable(err):
 			if p.have == before {
-				err = sleep(ctx, time.Duration(attempt)*500*time.Millisecond)
+				err = sleep(ctx, time.Duration(attempt)*retryDelay)
 			} else {
 				err = nil // progress was made: resume at once
 			}

@@ -44,6 +44,7 @@ type fakeHub struct {
 	apiStatus   int               // status for listing requests, if not 0
 	stall       bool              // never answer listing requests
 	serveAs     map[string][]byte // bytes served instead of a file's content
+	failWith    map[string]int    // status to answer a file's transfers with; 302 redirects to itself
 }
 
 type fakeRepo struct {
@@ -203,6 +204,18 @@ func (h *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	name, err2 := url.PathUnescape(nameEsc)
 	if !ok || !ok2 || err1 != nil || err2 != nil {
 		http.NotFound(w, r)
+		return
+	}
+	h.mu.Lock()
+	status := h.failWith[name]
+	h.mu.Unlock()
+	switch status {
+	case 0:
+	case http.StatusFound:
+		http.Redirect(w, r, r.URL.String(), http.StatusFound)
+		return
+	default:
+		hubError(w, status, "", http.StatusText(status))
 		return
 	}
 	commit, files, ok := h.lookup(w, r, id, rev)

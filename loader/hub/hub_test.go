@@ -396,6 +396,59 @@ func TestVerification(t *testing.T) {
 	}
 }
 
+// TestFailedDownloadLeavesNoEmptyPartial guards against the 0-byte
+// .incomplete files that a download failing before its first byte (a 404,
+// a 500, a redirect loop) used to leave in the cache. A partial download
+// with bytes stays, for the next call to resume.
+func TestFailedDownloadLeavesNoEmptyPartial(t *testing.T) {
+	defer func(d time.Duration) { retryDelay = d }(retryDelay)
+	retryDelay = time.Millisecond
+	for _, tt := range []struct {
+		name   string
+		status int
+		want   string
+	}{
+		{"404", http.StatusNotFound, "404 Not Found"},
+		{"500", http.StatusInternalServerError, "500 Internal Server Error"},
+		{"redirect loop", http.StatusFound, "stopped after 10 redirects"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newFakeHub(t)
+			addRepo(h, "org/m", config, vocab, weights)
+			c := h.client(t)
+			h.update(func() { h.failWith = map[string]int{weights.name: tt.status} })
+			_, err := c.Download(context.Background(), Ref{Repo: "org/m"}, ModelFiles)
+			if err == nil || !strings.Contains(err.Error(), weights.name) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Download = %v, want a failed %s saying %q", err, weights.name, tt.want)
+			}
+			partials, _ := filepath.Glob(filepath.Join(c.CacheDir, "models--org--m", "blobs", "*.incomplete"))
+			if len(partials) > 0 {
+				t.Errorf("empty partial downloads left: %q", partials)
+			}
+		})
+	}
+	t.Run("partial with bytes is kept", func(t *testing.T) {
+		h := newFakeHub(t)
+		addRepo(h, "org/m", config, vocab, weights)
+		c := h.client(t)
+		h.update(func() { h.cuts = map[string]int{weights.name: 1} })
+		// The first transfer is cut half way, the retries fail before any byte.
+		var once sync.Once
+		c.Progress = func(name string, done, total int64) {
+			if name == weights.name && done > 0 {
+				once.Do(func() { h.update(func() { h.failWith = map[string]int{weights.name: http.StatusInternalServerError} }) })
+			}
+		}
+		if _, err := c.Download(context.Background(), Ref{Repo: "org/m"}, ModelFiles); err == nil {
+			t.Fatal("Download succeeded")
+		}
+		fi, err := os.Stat(filepath.Join(c.CacheDir, "models--org--m", "blobs", weights.etag()+".incomplete"))
+		if err != nil || fi.Size() == 0 {
+			t.Errorf("partial download with bytes: %v, %v; want it kept", fi, err)
+		}
+	})
+}
+
 func TestOffline(t *testing.T) {
 	h := newFakeHub(t)
 	r := addRepo(h, "org/m", singleRepo...)

@@ -366,6 +366,8 @@ func TestCorrupt(t *testing.T) {
 		{"rank mismatch", checkpoint(t, stateDictPickle(f32("w", 4, 0, []int64{2, 2}, []int64{1})), "0", sixteen), "2 sizes, 1 strides"},
 		{"size overflow", checkpoint(t, stateDictPickle(f32("w", 4, 0, []int64{big, 4}, []int64{1, 1})), "0", sixteen),
 			"has more elements than its storage"},
+		{"size overflow is named", checkpoint(t, stateDictPickle(f32("w", 4, 0, []int64{big, 4}, []int64{1, 1})), "0", sixteen),
+			"view of size [4611686018427387904 4] has more elements than its storage (4): the count overflows an int"},
 		{"stride overflow", checkpoint(t, stateDictPickle(f32("w", 4, 0, []int64{2, 2}, []int64{big, 1})), "0", sixteen),
 			"reads past the end"},
 		{"numel overflow", checkpoint(t, stateDictPickle(f32("w", big, 0, []int64{1}, []int64{1})), "0", sixteen),

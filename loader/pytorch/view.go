@@ -63,7 +63,10 @@ func (t *tensorRef) check(n int) (int, error) {
 	if numel == 0 {
 		return 0, nil
 	}
-	if numel < 0 || numel > n {
+	if numel < 0 {
+		return 0, fmt.Errorf("view of size %v has more elements than its storage (%d): the count overflows an int", t.shape, n)
+	}
+	if numel > n {
 		return 0, fmt.Errorf("view of size %v has more elements than its storage (%d)", t.shape, n)
 	}
 	last := t.offset // the last element the view reads

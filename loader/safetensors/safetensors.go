@@ -79,8 +79,7 @@ func ParseHeader(raw []byte, dataSize int64) (*Header, error) {
 			return nil, fmt.Errorf("tensor %q: dtype, shape and data_offsets are all required", name)
 		}
 		e := Entry{Name: name, DType: tensor.DType(*info.DType)}
-		size, ok := e.DType.Size()
-		if !ok {
+		if _, ok := e.DType.Size(); !ok {
 			return nil, fmt.Errorf("tensor %q: unknown dtype %q", name, *info.DType)
 		}
 		for _, d := range *info.Shape {
@@ -99,9 +98,12 @@ func ParseHeader(raw []byte, dataSize int64) (*Header, error) {
 		if e.End > dataSize {
 			return nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] run past the end of the data (%d bytes; file truncated?)", name, e.Begin, e.End, dataSize)
 		}
-		n := tensor.NumElements(e.Shape)
-		if n < 0 || int64(n)*int64(size) != e.End-e.Begin {
-			return nil, fmt.Errorf("tensor %q: %s%v needs %d bytes but data_offsets [%d, %d] hold %d", name, e.DType, e.Shape, int64(n)*int64(size), e.Begin, e.End, e.End-e.Begin)
+		n, err := tensor.NumBytes(e.DType, e.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", name, err)
+		}
+		if int64(n) != e.End-e.Begin {
+			return nil, fmt.Errorf("tensor %q: %s%v needs %d bytes but data_offsets [%d, %d] hold %d", name, e.DType, e.Shape, n, e.Begin, e.End, e.End-e.Begin)
 		}
 		h.Entries = append(h.Entries, e)
 	}

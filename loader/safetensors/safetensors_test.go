@@ -132,6 +132,18 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
+// TestSizeOverflowIsReported guards the byte count of a tensor whose shape
+// is too large: it used to wrap around and be reported as "needs -4 bytes".
+func TestSizeOverflowIsReported(t *testing.T) {
+	for _, shape := range []string{"[2147483649,2147483647]", "[1099511627776,1099511627776]", "[1099511627776,4194304]"} {
+		b := file(`{"a":{"dtype":"F32","shape":`+shape+`,"data_offsets":[0,8]}}`, 8)
+		_, err := Read(bytes.NewReader(b), int64(len(b)))
+		if err == nil || !strings.Contains(err.Error(), `tensor "a": F32`) || !strings.Contains(err.Error(), "is too large") || strings.Contains(err.Error(), "needs") {
+			t.Errorf("shape %s: error %v, want it to say the tensor is too large", shape, err)
+		}
+	}
+}
+
 func TestReadFileNamesPath(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "model.safetensors")
 	os.WriteFile(p, file(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, 3), 0o644)
