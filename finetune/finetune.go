@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -369,13 +371,8 @@ func (j *job) Evaluate(step int) (*train.Scores, error) {
 	if len(scores) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(scores))
-	for k := range scores {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(scores)) {
 		parts = append(parts, fmt.Sprintf("%s %.4f", k, scores[k]))
 	}
 	fmt.Fprintf(j.log, "dev at step %d: %s\n", step, strings.Join(parts, "  "))

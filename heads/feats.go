@@ -66,11 +66,6 @@ func (f *Feats) Targets(feats string) []float32 {
 	return t
 }
 
-// Logits returns the pair scores [words, pairs] of word vectors.
-func (f *Feats) Logits(words mat.Tensor, d kernels.Dropout) mat.Tensor {
-	return f.Out.Forward(kernels.DropoutOp(words, d))
-}
-
 // Loss returns the multi-label loss of logits against targets (one Targets
 // row per word) over the words whose keep flag is set.
 func (f *Feats) Loss(logits mat.Tensor, targets []float32, keep []bool) mat.Tensor {

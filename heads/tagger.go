@@ -12,9 +12,10 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 )
 
-// Tagger labels words: dropout and a linear layer on their vectors, trained
-// with softmax cross-entropy, or with a linear-chain CRF (transition, start
-// and end scores) when CRF is set — the usual choice for BIO tagging.
+// Tagger labels words: dropout and a linear layer (Out) on their vectors
+// give the logits, trained with softmax cross-entropy, or with a
+// linear-chain CRF (transition, start and end scores) when CRF is set — the
+// usual choice for BIO tagging.
 type Tagger struct {
 	nn.Module
 	Out         *encoder.Linear
@@ -47,11 +48,6 @@ func (t *Tagger) NamedParams() []encoder.NamedParam {
 			encoder.NamedParam{Name: "crf.end", Param: t.End, Shape: []int{K}})
 	}
 	return ps
-}
-
-// Logits returns the label scores [words, labels] of word vectors.
-func (t *Tagger) Logits(words mat.Tensor, d kernels.Dropout) mat.Tensor {
-	return t.Out.Forward(kernels.DropoutOp(words, d))
 }
 
 // Loss returns the training loss of the logits of words whose gold label

@@ -56,7 +56,9 @@ func (h *classifyHead) Columns() []string { return []string{"label"} }
 
 func (h *classifyHead) Check(*Example) error { return nil }
 
-func (h *classifyHead) Vocabulary(train []*Example) []string { return vocabulary(train, "label", nil) }
+func (h *classifyHead) Vocabulary(train []*Example) []string {
+	return vocabulary(train, func(ex *Example) []string { return ex.Gold.Column("label") }, nil)
+}
 
 func (h *classifyHead) Build(labels []string, hidden int, _ []*Example, rng *rand.Rand) error {
 	h.index = labelIndex(labels)

@@ -11,8 +11,6 @@ import (
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
-	"github.com/hiertune/hiertune/onnx"
-	"github.com/hiertune/hiertune/tensor"
 )
 
 func init() { Register("feats", featsType{}) }
@@ -37,11 +35,11 @@ func (featsType) New(cfg *Config, d Data) (Head, error) {
 	if !slices.Contains(heads.PoolModes, o.Pooling) {
 		return nil, fmt.Errorf("pooling must be one of %v, got %q", heads.PoolModes, o.Pooling)
 	}
-	return &featsHead{words: words{name: cfg.Name, pooling: o.Pooling}}, nil
+	return &featsHead{wordLabels: wordLabels{name: cfg.Name, pooling: o.Pooling, sigmoid: true}}, nil
 }
 
 type featsHead struct {
-	words
+	wordLabels
 	feats *heads.Feats
 }
 
@@ -58,7 +56,7 @@ func splitFeats(v string) []string {
 }
 
 func (h *featsHead) Vocabulary(train []*Example) []string {
-	return vocabulary(train, "feats", splitFeats)
+	return vocabulary(train, func(ex *Example) []string { return ex.Gold.Column("feats") }, splitFeats)
 }
 
 func (h *featsHead) Build(labels []string, hidden int, train []*Example, rng *rand.Rand) error {
@@ -66,6 +64,7 @@ func (h *featsHead) Build(labels []string, hidden int, train []*Example, rng *ra
 		return err
 	}
 	h.feats = heads.NewFeats(hidden, labels, rng)
+	h.out, h.labels = h.feats.Out, len(labels)
 	if train != nil {
 		h.feats.SetPriors(h.pairFrequencies(train))
 	}
@@ -95,11 +94,6 @@ func (h *featsHead) Params() []encoder.NamedParam {
 	return append(h.pooler.NamedParams(), h.feats.NamedParams()...)
 }
 
-func (h *featsHead) Scores(in *Input, d heads.Dropout) (Scores, error) {
-	x, layout := h.pool(in)
-	return &logitScores{logits: h.feats.Logits(x, d()), layout: layout}, nil
-}
-
 func (h *featsHead) Loss(s Scores, b *Batch) (mat.Tensor, error) {
 	var targets []float32
 	var keep []bool
@@ -120,27 +114,4 @@ func (h *featsHead) Predict(s Scores, b *Batch) ([]Prediction, error) {
 		out[i] = Prediction{"feats": f}
 	}
 	return out, nil
-}
-
-func (h *featsHead) Targets(s Scores, b *Batch) ([]Target, error) {
-	ls := s.(*logitScores)
-	return []Target{{Name: h.name, Sigmoid: true, Scores: ls.logits, Rows: ls.layout.counts, Cols: same(len(b.Examples), len(h.feats.Pairs))}}, nil
-}
-
-func (h *featsHead) Outputs() []string { return []string{LogitsOutput(h.name)} }
-
-func (h *featsHead) GraphOutputs(s Scores) (map[string]*tensor.Tensor, error) {
-	return s.(*logitScores).graphLogits(h.name, len(h.feats.Pairs))
-}
-
-func (h *featsHead) FromGraph(outs map[string]*tensor.Tensor, b *Batch) (Scores, error) {
-	return logitsFromGraph(h.name, len(h.feats.Pairs), outs, b)
-}
-
-func (h *featsHead) Export(in GraphInput) ([]*onnx.ValueInfo, error) {
-	x, err := h.export(in)
-	if err != nil {
-		return nil, err
-	}
-	return exportLogits(in, x, h.feats.Out, len(h.feats.Pairs))
 }

@@ -50,14 +50,15 @@ func (parseType) New(cfg *Config, d Data) (Head, error) {
 	case o.ArcMLP < 1 || o.RelMLP < 1:
 		return nil, fmt.Errorf("arc_mlp and rel_mlp must be positive")
 	}
-	return &parseHead{words: words{name: cfg.Name, pooling: o.Pooling}, opt: *o}, nil
+	return &parseHead{name: cfg.Name, pooling: o.Pooling, opt: *o}, nil
 }
 
 type parseHead struct {
-	words
-	opt    ParseOptions
-	parser *heads.Parser
-	index  map[string]int
+	name, pooling string
+	pooler        *heads.WordPooler
+	opt           ParseOptions
+	parser        *heads.Parser
+	index         map[string]int
 }
 
 func (h *parseHead) Columns() []string { return []string{"head", "deprel"} }
@@ -85,14 +86,16 @@ func (h *parseHead) Check(ex *Example) error {
 	return nil
 }
 
-func (h *parseHead) Vocabulary(train []*Example) []string { return vocabulary(train, "deprel", nil) }
+func (h *parseHead) Vocabulary(train []*Example) []string {
+	return vocabulary(train, func(ex *Example) []string { return ex.Gold.Column("deprel") }, nil)
+}
 
 func (h *parseHead) Build(labels []string, hidden int, _ []*Example, rng *rand.Rand) error {
 	h.index = labelIndex(labels)
-	if err := h.buildPooler(hidden, rng); err != nil {
+	var err error
+	if h.pooler, err = heads.NewWordPooler(h.pooling, hidden, rng); err != nil {
 		return err
 	}
-	var err error
 	h.parser, err = heads.NewParser(hidden, h.opt.ArcMLP, h.opt.RelMLP, labels, h.opt.Decoder, rng)
 	return err
 }
@@ -249,7 +252,7 @@ func (h *parseHead) FromGraph(outs map[string]*tensor.Tensor, b *Batch) (Scores,
 // self-loops masked — hiertune masks heads beyond each sentence before
 // decoding — and label scores [examples, W, W, labels].
 func (h *parseHead) Export(in GraphInput) ([]*onnx.ValueInfo, error) {
-	words, err := h.export(in)
+	words, err := in.Words(h.pooler)
 	if err != nil {
 		return nil, err
 	}

@@ -275,12 +275,12 @@ func names(labels []string, idx []int) []string {
 	return out
 }
 
-// vocabulary returns the sorted distinct non-empty values of a column
-// over the examples, each value split by split (nil: whole).
-func vocabulary(exs []*Example, column string, split func(string) []string) []string {
+// vocabulary returns the sorted distinct non-empty labels of the examples,
+// each value of labels(ex) split by split (nil: whole).
+func vocabulary(exs []*Example, labels func(*Example) []string, split func(string) []string) []string {
 	set := map[string]bool{}
 	for _, ex := range exs {
-		for _, v := range ex.Gold.Column(column) {
+		for _, v := range labels(ex) {
 			parts := []string{v}
 			if split != nil {
 				parts = split(v)
@@ -292,10 +292,10 @@ func vocabulary(exs []*Example, column string, split func(string) []string) []st
 			}
 		}
 	}
-	labels := make([]string, 0, len(set))
+	out := make([]string, 0, len(set))
 	for l := range set {
-		labels = append(labels, l)
+		out = append(out, l)
 	}
-	sort.Strings(labels)
-	return labels
+	sort.Strings(out)
+	return out
 }

@@ -15,10 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -308,7 +309,7 @@ func (l *Loop) evaluate() (stop bool, err error) {
 	if l.Select != "" {
 		v, ok := scores.Values[l.Select]
 		if !ok {
-			return false, fmt.Errorf("train.select: no metric %q (have %s)", l.Select, strings.Join(sortedKeys(scores.Values), ", "))
+			return false, fmt.Errorf("train.select: no metric %q (have %s)", l.Select, strings.Join(slices.Sorted(maps.Keys(scores.Values)), ", "))
 		}
 		value = v
 		better = l.state.BestStep == 0 || (lower(l.Select) && v < l.state.Best) || (!lower(l.Select) && v > l.state.Best)
@@ -326,15 +327,6 @@ func (l *Loop) evaluate() (stop bool, err error) {
 	}
 	l.state.Best, l.state.BestStep, l.state.Stale = value, l.state.Step, 0
 	return false, l.save(l.Best)
-}
-
-func sortedKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // stop saves the run after an interruption.
