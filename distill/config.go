@@ -7,9 +7,11 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/internal/yamlstrict"
+	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/train"
 )
 
@@ -82,6 +84,13 @@ type TaskConfig struct {
 	// hierarchical default (the teacher's layer at the same relative
 	// depth).
 	TaskLayers map[string]int `yaml:"task_layers"`
+	// TaskMixes makes a student task read a learned mix of layers
+	// (adapters.MixConfig) instead of its layer.
+	TaskMixes map[string]adapters.MixConfig `yaml:"task_mixes"`
+	// WordPooling pools the student's words inside its encoder (see
+	// model.WordPoolingConfig); the teacher's states are pooled the same
+	// way for the intermediate losses of the layers above it.
+	WordPooling *model.WordPoolingConfig `yaml:"word_pooling"`
 	// Intermediate and Prediction are the lengths of the two phases:
 	// hidden states and attention first, then the predictions.
 	Intermediate Phase `yaml:"intermediate"`

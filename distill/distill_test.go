@@ -453,3 +453,52 @@ threads: 2
 		t.Error("the resumed general student differs from the uninterrupted one")
 	}
 }
+
+// TestStudentPoolsWordsAndMixesLayers distils into students that pool
+// words inside the encoder (before the first layer, and after layer 1 by
+// attention) and read a mix of layers: both phases run, with the hidden
+// states over words matched to the teacher's pooled the same way, and the
+// student evaluates.
+func TestStudentPoolsWordsAndMixesLayers(t *testing.T) {
+	hier := teacherRun(t, "hier", hierTasks)
+	for _, c := range []struct{ name, extra, mixed string }{
+		{"pool0-mix", "  word_pooling: {after: 0, mode: mean}\n  task_mixes: {upos: {mode: scalar}}\n", "upos"},
+		{"pool1-attention", "  word_pooling: {after: 1, mode: attention}\n  task_mixes: {deps: {mode: attention, layers: [2]}}\n", "deps"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "job")
+			raw := []byte("output: " + out + "\nteacher: " + hier + `
+teacher_checkpoint: latest
+student: {layers: 2, hidden: 16, heads: 4, ffn: 32}
+task:
+  intermediate: {steps: 2}
+  prediction: {steps: 2}
+  weights: {hard: 0.5}
+  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_batch_size: 32}
+` + c.extra + "threads: 2\n")
+			runJob(t, raw, false)
+			want := []string{"loss_deps", "loss_embeddings", "loss_feats", "loss_hidden", "loss_soft_deps.arc", "loss_soft_deps.rel", "loss_soft_feats", "loss_soft_upos", "loss_upos"}
+			if c.name == "pool1-attention" {
+				want = append(want[:2], append([]string{"loss_attention"}, want[2:]...)...) // layer 1 is over pieces
+				slices.Sort(want)
+			}
+			if got := lossKeys(t, filepath.Join(StudentRun(out), "metrics.jsonl")); !slices.Equal(got, want) {
+				t.Errorf("logged %v, want %v", got, want)
+			}
+			m, err := finetune.Open(StudentRun(out), "latest")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Config.WordPooling == nil || m.Task(c.mixed).Mixer == nil {
+				t.Fatalf("the student does not pool words (%+v) or task %s reads no mix", m.Config.WordPooling, c.mixed)
+			}
+			scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := scores["ewt.las"]; !ok || v < 0 || v > 1 {
+				t.Errorf("ewt.las = %v (%v)", v, ok)
+			}
+		})
+	}
+}

@@ -224,6 +224,9 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 				return nil, nil, fmt.Errorf("task_layers.%s: layer %d does not exist in the %d-layer student", task.Name, l, ec.NumHiddenLayers)
 			}
 			task.Layer = l
+			if mix, ok := cfg.Task.TaskMixes[task.Name]; ok {
+				task.Mix = mix
+			}
 			sc.Tasks = append(sc.Tasks, task)
 			d, ok := cfg.Datasets[task.Dataset]
 			if !ok {
@@ -242,6 +245,12 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 			return nil, nil, fmt.Errorf("task_layers.%s: no teacher has this task", name)
 		}
 	}
+	for name := range cfg.Task.TaskMixes {
+		if !used[name] {
+			return nil, nil, fmt.Errorf("task_mixes.%s: no teacher has this task", name)
+		}
+	}
+	sc.WordPooling = cfg.Task.WordPooling
 	raw, err := yaml.Marshal(sc)
 	if err != nil {
 		return nil, nil, err
