@@ -25,7 +25,7 @@ func TestBatchLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exs, err := d.Read("../examples/data/ewt-sample-train.conllu")
+	exs, err := d.Read("../examples/data/ewt-sample-train.conllu", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,13 @@ package datasets
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/metrics"
@@ -15,8 +19,8 @@ func init() { Register("conllu", conlluFormat{}) }
 
 // conlluFormat is CoNLL-U (Universal Dependencies): a sentence's words with
 // their form, lemma, tags, features, head and relation. Predictions replace
-// the predicted columns and keep every other byte; scores are those of the
-// CoNLL 2018 shared task for the predicted columns.
+// the predicted columns and keep every other byte of the file; scores are
+// those of the CoNLL 2018 shared task for the predicted columns.
 type conlluFormat struct{}
 
 // conlluColumns are the columns a CoNLL-U example carries.
@@ -28,8 +32,12 @@ func (conlluFormat) Describe(any) (tasks.Data, error) {
 	return tasks.Data{Columns: conlluColumns[1:], WordLevel: true}, nil
 }
 
-// sentence is a CoNLL-U example's annotation.
-type sentence struct{ *conllu.Sentence }
+// sentence is a CoNLL-U example's annotation: the sentence, and for
+// writing it back the lines of the file it came from (see sentenceLines).
+type sentence struct {
+	*conllu.Sentence
+	raw *sentenceLines
+}
 
 func (s sentence) Column(name string) []string {
 	words := s.Words()
@@ -84,20 +92,34 @@ func (s sentence) set(name string, values []string) {
 	}
 }
 
-func (conlluFormat) Read(path string, _ any) ([]*tasks.Example, error) {
-	sents, err := conllu.ReadFile(path)
+func (conlluFormat) Read(path string, _ any, _ io.Writer) ([]*tasks.Example, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	sents, err := conllu.Read(bytes.NewReader(b), path)
+	if err != nil {
+		return nil, err
+	}
+	lines := splitLines(b)
 	var exs []*tasks.Example
+	next := 0
 	for _, s := range sents {
-		ex := &tasks.Example{Gold: sentence{s}, Line: s.Line}
+		ex := &tasks.Example{Line: s.Line}
 		for _, w := range s.Words() {
 			ex.Words = append(ex.Words, w.Form)
 		}
-		if len(ex.Words) > 0 {
-			exs = append(exs, ex)
+		if len(ex.Words) == 0 {
+			continue // its lines go with the next sentence's
 		}
+		first, n := s.Line-1, len(s.Comments)+len(s.Rows)
+		raw := &sentenceLines{before: strings.Join(lines[next:first], ""), lines: lines[first : first+n]}
+		next = first + n
+		ex.Gold = sentence{s, raw}
+		exs = append(exs, ex)
+	}
+	if len(exs) > 0 {
+		exs[len(exs)-1].Gold.(sentence).raw.after = strings.Join(lines[next:], "")
 	}
 	return exs, nil
 }
@@ -113,7 +135,7 @@ func apply(into []*conllu.Sentence, ts []*tasks.Task, preds map[*tasks.Task][]ta
 		}
 		for i, s := range into {
 			for _, col := range t.Head.Columns() {
-				sentence{s}.set(col, ps[i][col])
+				sentence{Sentence: s}.set(col, ps[i][col])
 			}
 		}
 	}
@@ -128,12 +150,50 @@ func sentences(exs []*tasks.Example) []*conllu.Sentence {
 	return out
 }
 
+// conlluFields are the 0-based fields of the columns tasks predict.
+var conlluFields = map[string]int{"lemma": 2, "upos": 3, "xpos": 4, "feats": 5, "head": 6, "deprel": 7}
+
+// Write writes the file the examples were read from with the predicted
+// columns of the tasks' words replaced.
 func (conlluFormat) Write(w io.Writer, exs []*tasks.Example, ts []*tasks.Task, preds map[*tasks.Task][]tasks.Prediction, _ any) error {
 	sents := sentences(exs)
 	apply(sents, ts, preds)
+	predicted := map[int]bool{}
+	for _, t := range ts {
+		for _, c := range t.Head.Columns() {
+			predicted[conlluFields[c]] = true
+		}
+	}
 	bw := bufio.NewWriter(w)
-	if err := conllu.Write(bw, sents); err != nil {
-		return err
+	for i, ex := range exs {
+		s, raw := sents[i], ex.Gold.(sentence).raw
+		bw.WriteString(raw.before)
+		for j, line := range raw.lines {
+			r := j - len(s.Comments)
+			if r < 0 || s.Rows[r].Kind != conllu.Word {
+				bw.WriteString(line)
+				continue
+			}
+			body := strings.TrimRight(line, "\r\n")
+			fields := strings.Split(body, "\t")
+			row := s.Rows[r]
+			head := "_"
+			if row.Head != conllu.NoHead {
+				head = strconv.Itoa(row.Head)
+			}
+			for k, v := range []string{2: row.Lemma, 3: row.UPOS, 4: row.XPOS, 5: row.Feats, 6: head, 7: row.DepRel} {
+				if !predicted[k] {
+					continue
+				}
+				if v == "" || strings.ContainsAny(v, "\t\r\n") {
+					return fmt.Errorf("conllu: writing line %d: %q cannot be written in column %d", s.Line+j, v, k+1)
+				}
+				fields[k] = v
+			}
+			bw.WriteString(strings.Join(fields, "\t"))
+			bw.WriteString(line[len(body):])
+		}
+		bw.WriteString(raw.after)
 	}
 	return bw.Flush()
 }

@@ -29,8 +29,9 @@ type Format interface {
 	Options() any
 	// Describe checks the options and says what the examples carry.
 	Describe(opts any) (tasks.Data, error)
-	// Read reads a file into examples.
-	Read(path string, opts any) ([]*tasks.Example, error)
+	// Read reads a file into examples, saying on log what it repaired or
+	// left out.
+	Read(path string, opts any, log io.Writer) ([]*tasks.Example, error)
 	// Write writes examples with the predictions of the tasks (in task
 	// order) in the format, everything but the predicted columns as read.
 	Write(w io.Writer, exs []*tasks.Example, ts []*tasks.Task, preds map[*tasks.Task][]tasks.Prediction, opts any) error
@@ -153,9 +154,13 @@ func New(name string, c Config) (*Dataset, error) {
 	return &Dataset{Name: name, Config: c, Format: f, Data: data}, nil
 }
 
-// Read reads a file of the dataset's format.
-func (d *Dataset) Read(path string) ([]*tasks.Example, error) {
-	return d.Format.Read(path, d.Config.Options)
+// Read reads a file of the dataset's format; log (nil: none) hears what
+// was repaired or left out.
+func (d *Dataset) Read(path string, log io.Writer) ([]*tasks.Example, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	return d.Format.Read(path, d.Config.Options, log)
 }
 
 // Encode tokenizes examples read from file into windows of at most maxLen

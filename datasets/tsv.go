@@ -1,9 +1,13 @@
 package datasets
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/hiertune/hiertune/data/tsv"
 	"github.com/hiertune/hiertune/metrics"
@@ -22,7 +26,9 @@ type TSVOptions struct {
 }
 
 // tsvFormat is tab-separated sentence or sentence-pair classification data
-// with a header: scored by accuracy and F1.
+// with a header: scored by accuracy and F1. Predictions replace the label
+// column (the first task's; each other task's go into a column of its name
+// at the end) and keep every other byte.
 type tsvFormat struct{}
 
 func (tsvFormat) Options() any { return &TSVOptions{Label: "label"} }
@@ -34,52 +40,81 @@ func (tsvFormat) Describe(opts any) (tasks.Data, error) {
 	return tasks.Data{Columns: []string{"label"}}, nil
 }
 
-// label is a TSV example's annotation.
-type label string
+// row is a TSV example's annotation: its label, and its line of the file
+// (with the header before the first row, for writing it back).
+type row struct {
+	label  string
+	header string // the first row's: the header line
+	line   string // with its ending
+	column int    // the label's column
+}
 
-func (l label) Column(name string) []string {
+func (r *row) Column(name string) []string {
 	if name == "label" {
-		return []string{string(l)}
+		return []string{r.label}
 	}
 	return nil
 }
 
-func (tsvFormat) Read(path string, opts any) ([]*tasks.Example, error) {
+func (tsvFormat) Read(path string, opts any, _ io.Writer) ([]*tasks.Example, error) {
 	o := opts.(*TSVOptions)
-	rows, err := tsv.ReadFile(path, tsv.Options{Text: o.Text, TextPair: o.TextPair, Label: o.Label})
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	rows, err := tsv.Read(bytes.NewReader(b), path, tsv.Options{Text: o.Text, TextPair: o.TextPair, Label: o.Label})
+	if err != nil {
+		return nil, err
+	}
+	lines := splitLines(b)
+	column := slices.Index(strings.Split(strings.TrimRight(strings.TrimPrefix(lines[0], "\uFEFF"), "\r\n"), "\t"), o.Label)
 	exs := make([]*tasks.Example, len(rows))
 	for i, r := range rows {
-		exs[i] = &tasks.Example{Text: r.Text, Pair: r.TextPair, Gold: label(r.Label), Line: r.Line}
+		exs[i] = &tasks.Example{Text: r.Text, Pair: r.TextPair, Gold: &row{label: r.Label, line: lines[r.Line-1], column: column}, Line: r.Line}
+	}
+	if len(exs) > 0 {
+		exs[0].Gold.(*row).header = lines[0]
 	}
 	return exs, nil
 }
 
-// Write writes the text column(s) and one predicted column per task, named
-// after it.
-func (tsvFormat) Write(w io.Writer, exs []*tasks.Example, ts []*tasks.Task, preds map[*tasks.Task][]tasks.Prediction, opts any) error {
-	o := opts.(*TSVOptions)
-	header := []string{o.Text}
-	if o.TextPair != "" {
-		header = append(header, o.TextPair)
+// withFields returns a line with field i replaced by v (if i ≥ 0) and
+// extra fields appended, its ending kept.
+func withFields(line string, i int, v string, extra []string) string {
+	body := strings.TrimRight(line, "\r\n")
+	fields := strings.Split(body, "\t")
+	if i >= 0 {
+		fields[i] = v
 	}
-	for _, t := range ts {
-		header = append(header, t.Config.Name)
+	return strings.Join(append(fields, extra...), "\t") + line[len(body):]
+}
+
+// Write writes the file the examples were read from with the first task's
+// labels in the label column, and a column for each other task.
+func (tsvFormat) Write(w io.Writer, exs []*tasks.Example, ts []*tasks.Task, preds map[*tasks.Task][]tasks.Prediction, _ any) error {
+	bw := bufio.NewWriter(w)
+	var names []string
+	for _, t := range ts[1:] {
+		names = append(names, t.Config.Name)
 	}
-	rows := make([][]string, len(exs))
 	for i, ex := range exs {
-		row := []string{ex.Text}
-		if o.TextPair != "" {
-			row = append(row, ex.Pair)
+		r := ex.Gold.(*row)
+		if r.header != "" {
+			bw.WriteString(withFields(r.header, -1, "", names))
 		}
-		for _, t := range ts {
-			row = append(row, preds[t][i]["label"][0])
+		var extra []string
+		for _, t := range ts[1:] {
+			extra = append(extra, preds[t][i]["label"][0])
 		}
-		rows[i] = row
+		label := preds[ts[0]][i]["label"][0]
+		for _, v := range append(extra, label) {
+			if strings.ContainsAny(v, "\t\r\n") {
+				return fmt.Errorf("tsv: writing line %d: label %q cannot be written", ex.Line, v)
+			}
+		}
+		bw.WriteString(withFields(r.line, r.column, label, extra))
 	}
-	return tsv.Write(w, header, rows)
+	return bw.Flush()
 }
 
 // Score gives accuracy, macro-F1 and, for a binary task with a label "1",

@@ -37,7 +37,7 @@ func WordBatches(tok *tokenizer.Tokenizer, path, format string, size, maxLen, po
 	if !d.Data.WordLevel {
 		return nil, fmt.Errorf("word batches from %s: format %q is not word-level", path, format)
 	}
-	exs, err := d.Read(path)
+	exs, err := d.Read(path, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
 )
 
@@ -67,7 +68,7 @@ datasets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := finetune.Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	teachers[name] = out
@@ -101,7 +102,11 @@ func runJob(t *testing.T, raw []byte, resume bool) *Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Run(context.Background(), cfg, raw, resume, io.Discard); err != nil {
+	mode := run.New
+	if resume {
+		mode = run.Continue
+	}
+	if err := Run(context.Background(), cfg, raw, mode, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	return cfg
@@ -223,7 +228,7 @@ func TestResumeAndCacheAreExact(t *testing.T) {
 	// Stop after the first dev evaluation of stage 2 (step 3 of 7).
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := Run(ctx, cfg, raw, false, cancelOn{"dev at step 3", cancel}); err != train.ErrStopped {
+	if err := Run(ctx, cfg, raw, run.New, cancelOn{"dev at step 3", cancel}); err != train.ErrStopped {
 		t.Fatalf("interrupted job: %v, want ErrStopped", err)
 	}
 	runJob(t, raw, true)
@@ -321,7 +326,7 @@ func TestJobErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if err := Run(context.Background(), cfg, raw, false, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := Run(context.Background(), cfg, raw, run.New, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
 	}
@@ -434,7 +439,7 @@ threads: 2
 	}
 	done := make(chan struct{})
 	close(done)
-	if err := Run(&stopAt{Context: context.Background(), n: 2, done: done}, cfg, raw, false, io.Discard); err != train.ErrStopped {
+	if err := Run(&stopAt{Context: context.Background(), n: 2, done: done}, cfg, raw, run.New, io.Discard); err != train.ErrStopped {
 		t.Fatalf("interrupted job: %v, want ErrStopped", err)
 	}
 	if _, err := os.Stat(filepath.Join(base, "resumed", "checkpoints", "step-0000002")); err != nil {

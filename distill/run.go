@@ -34,15 +34,15 @@ const (
 func StudentRun(output string) string { return filepath.Join(output, studentDir) }
 
 // Run runs the distillation job cfg (whose YAML text is raw) in its run
-// directory, a new job or, with resume, the continuation of the one there:
-// the student is made, then stage 1 runs if configured, then stage 2.
+// directory — a new job, the continuation of the one there, or that job
+// started over, as mode says: the student is made, then stage 1 runs if configured, then stage 2.
 // Progress goes to log. It returns train.ErrStopped after an interruption
 // (ctx cancelled), once a checkpoint is saved.
-func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
+func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Writer) error {
 	if cfg.Threads > 0 {
 		kernels.SetThreads(cfg.Threads)
 	}
-	dir, err := run.Start(cfg.Output, raw, resume)
+	dir, err := run.Start(cfg.Output, raw, mode)
 	if err != nil {
 		return err
 	}
@@ -185,11 +185,13 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 	sc := &finetune.Config{
 		Output: StudentRun(cfg.Output),
 		Config: model.Config{
-			Model:     from,
-			Dropout:   first.Dropout,
-			MaxLength: first.MaxLength,
-			Stride:    first.Stride,
-			Datasets:  map[string]datasets.Config{},
+			Model:         from,
+			Dropout:       first.Dropout,
+			MaxLength:     first.MaxLength,
+			Stride:        first.Stride,
+			MaxWords:      first.MaxWords,
+			LongSentences: first.LongSentences,
+			Datasets:      map[string]datasets.Config{},
 		},
 		Sampling:            cfg.Task.Sampling,
 		SamplingTemperature: cfg.Task.SamplingTemperature,
@@ -298,16 +300,14 @@ func runTask(ctx context.Context, cfg *Config, teachers []*teacher, from string,
 		defer h.cache.Close()
 	}
 	out := sc.Output
-	_, err = os.Stat(filepath.Join(out, "latest"))
-	resume := err == nil
-	if !resume {
-		// A student run interrupted before its first checkpoint starts over.
-		if err := os.RemoveAll(out); err != nil {
-			return err
-		}
+	// The student run continues where it stopped; one stopped before its
+	// first checkpoint (or not begun) starts over.
+	mode := run.Over
+	if _, err := os.Stat(filepath.Join(out, "latest")); err == nil {
+		mode = run.Continue
 	}
 	fmt.Fprintf(log, "stage 2: task-specific distillation into %s\n", out)
-	return finetune.Run(ctx, sc, raw, resume, log, h)
+	return finetune.Run(ctx, sc, raw, mode, log, h)
 }
 
 // augment writes the augmented training sets of the student's datasets and

@@ -19,6 +19,7 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/onnx"
+	"github.com/hiertune/hiertune/run"
 )
 
 // sample data shipped with the repository
@@ -57,7 +58,7 @@ func train(t *testing.T, body string) *model.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := finetune.Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := finetune.Open(out, "latest")

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -59,28 +58,28 @@ type pass struct {
 var afterStep func(step int)
 
 // Run runs the fine-tuning job cfg (whose YAML text is raw) in its run
-// directory, a new run or, with resume, the continuation of the one there,
-// with hook's losses added to every step (nil: none). Progress goes to
-// log. It returns train.ErrStopped after an interruption (ctx cancelled),
-// once a checkpoint is saved.
-func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer, hook Hook) error {
+// directory — a new run, the continuation of the one there, or that run
+// started over, as mode says — with hook's losses added to every step
+// (nil: none). A run continued before its first checkpoint starts from
+// step 0. Progress goes to log. It returns train.ErrStopped after an
+// interruption (ctx cancelled), once a checkpoint is saved.
+func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Writer, hook Hook) error {
 	cfg.Train.SetThreads()
-	dir, err := run.Start(cfg.Output, raw, resume)
+	dir, err := run.Start(cfg.Output, raw, mode)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	j := &job{cfg: cfg, log: log, hook: hook, draws: map[string]int{}, passes: map[string]*pass{}}
-	from, ckDir := cfg.Model, ""
-	if resume {
-		latest, err := dir.Latest()
-		if err != nil {
-			return fmt.Errorf("%w (a run interrupted before its first checkpoint must be started again)", err)
-		}
-		from, ckDir = latest, latest
-		fmt.Fprintf(log, "resuming from %s\n", latest)
+	ckDir, err := run.ResumeFrom(dir, mode, log)
+	if err != nil {
+		return err
 	}
-	loop, err := j.setup(from, ckDir, resume)
+	from := cfg.Model
+	if ckDir != "" {
+		from = ckDir
+	}
+	loop, err := j.setup(from, ckDir, ckDir != "")
 	if err != nil {
 		return err
 	}
@@ -160,6 +159,9 @@ func (j *job) setup(from, ckDir string, resume bool) (*train.Loop, error) {
 	if selected == "" {
 		selected = first.MainMetric(m.Tasks[0])
 	}
+	if err := j.checkSelect(selected); err != nil {
+		return nil, err
+	}
 	if j.hook != nil {
 		j.hook.Plan(steps, j.perEpoch)
 	}
@@ -171,6 +173,23 @@ func (j *job) setup(from, ckDir string, resume bool) (*train.Loop, error) {
 			{Name: "heads", Params: m.HeadParams(), LR: tr.HeadRate(), Metric: "head_lr"},
 		},
 	}, nil
+}
+
+// checkSelect makes sure, before training, that the metric choosing the
+// best checkpoint is one the dev sets give.
+func (j *job) checkSelect(selected string) error {
+	var all []string
+	for _, d := range j.m.Datasets {
+		names, err := j.m.MetricNames(d)
+		if err != nil {
+			return err
+		}
+		all = append(all, names...)
+	}
+	if len(all) > 0 && !slices.Contains(all, selected) {
+		return fmt.Errorf("train.select: no metric %q: the dev sets give %s", selected, strings.Join(all, ", "))
+	}
+	return nil
 }
 
 func (j *job) dataset(name string) *datasets.Dataset {
@@ -412,12 +431,13 @@ func Open(runDir, checkpoint string) (*model.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(runDir, "checkpoints", checkpoint)
-	if checkpoint == "latest" {
-		d := &run.Dir{Path: runDir}
-		if dir, err = d.Latest(); err != nil {
-			return nil, err
-		}
+	d, err := run.Open(runDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := d.CheckpointDir(checkpoint)
+	if err != nil {
+		return nil, err
 	}
 	m, err := model.Load(&cfg.Config, dir)
 	if err != nil {

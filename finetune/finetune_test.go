@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/tasks"
 	"github.com/hiertune/hiertune/train"
 )
@@ -52,7 +54,7 @@ train: {batch_size: 16, steps: 8, learning_rate: 1e-3, head_learning_rate: 1e-2,
 func trainAndOpen(t *testing.T, out, body string) (*model.Model, map[string]any) {
 	t.Helper()
 	cfg, raw := jobConfig(t, out, body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatalf("job\n%s\nfailed: %v", body, err)
 	}
 	var logged map[string]any
@@ -92,7 +94,7 @@ func metricsLines(t *testing.T, dir string) []map[string]any {
 func TestRunEvalPredict(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	cfg, raw := jobConfig(t, out, hierBody)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	var logged map[string]any
@@ -157,7 +159,7 @@ func TestResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
 	body := strings.Replace(hierBody, `eval_every: 4`, `eval_every: 3`, 1)
 	cfgA, rawA := jobConfig(t, filepath.Join(dir, "a"), body)
-	if err := Run(context.Background(), cfgA, rawA, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfgA, rawA, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfgB, rawB := jobConfig(t, filepath.Join(dir, "b"), body)
@@ -167,12 +169,12 @@ func TestResumeIsExact(t *testing.T) {
 			cancel()
 		}
 	}
-	err := Run(ctx, cfgB, rawB, false, io.Discard, nil)
+	err := Run(ctx, cfgB, rawB, run.New, io.Discard, nil)
 	afterStep = nil
 	if !errors.Is(err, train.ErrStopped) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
-	if err := Run(context.Background(), cfgB, rawB, true, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfgB, rawB, run.Continue, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"model.safetensors", "heads.safetensors", "optimizer.safetensors"} {
@@ -211,7 +213,7 @@ sampling: round-robin
 train: {batch_size: 8, steps: 6, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_every: 6, select: ner.ner_f1}
 `
 	cfg, raw := jobConfig(t, filepath.Join(dir, "run"), body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	var dev map[string]any
@@ -233,7 +235,8 @@ train: {batch_size: 8, steps: 6, learning_rate: 1e-3, head_learning_rate: 1e-2, 
 	if err := m.PredictFile("sst", cls, &out, 0, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 41 || lines[0] != "sentence\tsentiment" {
+	// The input back, the label column predicted.
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 41 || lines[0] != "sentence\tlabel" {
 		t.Errorf("TSV predictions: %d lines, header %q", len(lines), lines[0])
 	}
 }
@@ -264,7 +267,7 @@ func TestBadJobs(t *testing.T) {
 tasks: [{name: deps, dataset: ewt, type: parse, layer: 1}]
 train: {steps: 1}
 `)
-			err := Run(context.Background(), cfg, raw, false, io.Discard, nil)
+			err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
@@ -277,7 +280,7 @@ train: {steps: 1}
 tasks: [{name: upos, dataset: ewt, type: tag, column: upos, layer: 1}]
 train: {steps: 2}
 `)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range metricsLines(t, cfg.Output) {
@@ -374,7 +377,7 @@ train:
   patience: 2
 `
 	cfg, raw := jobConfig(t, filepath.Join(t.TempDir(), "run"), body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	var devSteps []float64
@@ -412,7 +415,7 @@ func TestLayerMixes(t *testing.T) {
 	if plain.Tasks[0].Mix.Mode != "" || plain.WordPooling != nil || plain.DepthMixing != "" {
 		t.Fatal("an adapter is on by default")
 	}
-	if err := Run(context.Background(), plain, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), plain, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(dir, "plain", "checkpoints", "step-0000004", "model.safetensors"))
@@ -428,7 +431,7 @@ func TestMixAcrossWordPooling(t *testing.T) {
 	body := "word_pooling: {after: 1}\n" + strings.Replace(hierBody, "type: tag, column: upos, layer: 1}",
 		"type: tag, column: upos, layer: 2, mix: {mode: attention, layers: [2], diff: true}}", 1)
 	cfg, raw := jobConfig(t, filepath.Join(t.TempDir(), "run"), body)
-	err := Run(context.Background(), cfg, raw, false, io.Discard, nil)
+	err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "layers 1..2 on both sides of word pooling after 1") {
 		t.Errorf("got %v", err)
 	}
@@ -520,5 +523,155 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("only %d fine-tuning examples", n)
+	}
+}
+
+// longSentence writes a CoNLL-U file holding one sentence of n words
+// (each attached to the first) after a short one.
+func longSentence(t *testing.T, dir string, n int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("1\ta\ta\tDET\t_\t_\t0\troot\t_\t_\n2\tb\tb\tNOUN\t_\t_\t1\tdep\t_\t_\n\n")
+	for i := 1; i <= n; i++ {
+		head := "1"
+		if i == 1 {
+			head = "0"
+		}
+		fmt.Fprintf(&b, "%d\tw\tw\tNOUN\t_\t_\t%s\tdep\t_\t_\n", i, head)
+	}
+	b.WriteString("\n")
+	path := filepath.Join(dir, fmt.Sprintf("long%d.conllu", n))
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestLongSentencesStayBounded checks the length policy: predict refuses
+// a 100,000-word sentence naming its line (instead of running out of
+// memory), training leaves sentences over max_words out and, with
+// long_sentences: skip, those over max_length pieces, counted, and eval
+// batches of long sentences are cut to a bounded size.
+func TestLongSentencesStayBounded(t *testing.T) {
+	dir := t.TempDir()
+	huge := longSentence(t, dir, 100000)
+	body := strings.Replace(hierBody, "steps: 8", "steps: 2", 1)
+	m, _ := trainAndOpen(t, filepath.Join(dir, "run"), body)
+	err := m.PredictFile("", huge, io.Discard, 0, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "long100000.conllu:4: a sentence of 100000 words, more than the model's max_words 1024") {
+		t.Fatalf("predict: %v", err)
+	}
+	var log bytes.Buffer
+	train := filepath.Join(dir, "train.conllu")
+	a, _ := os.ReadFile(longSentence(t, dir, 20))
+	c, _ := os.ReadFile(longSentence(t, dir, 40))
+	os.WriteFile(train, append(a, c...), 0o644)
+	short := filepath.Join(dir, "short.conllu")
+	os.WriteFile(short, []byte("1\ta\ta\tDET\t_\t_\t0\troot\t_\t_\n\n"), 0o644)
+	cfg, raw := jobConfig(t, filepath.Join(dir, "skip"), "max_words: 30\nmax_length: 16\nlong_sentences: skip\ndatasets:\n  ewt: {format: conllu, train: "+train+", dev: "+short+`}
+tasks:
+  - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}
+  - {name: deps, dataset: ewt, type: parse, layer: 2, arc_mlp: 16, rel_mlp: 8}
+train: {batch_size: 16, steps: 1}
+`)
+	if err := Run(context.Background(), cfg, raw, run.New, &log, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"train.conllu: 1 sentences longer than max_words 30 left out", "train.conllu: 1 sentences longer than 16 pieces left out (long_sentences: skip)",
+		"dataset ewt: 2 training and 1 dev examples"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, log.String())
+		}
+	}
+	d, _ := m.Dataset("")
+	exs, err := m.ReadInput(d, longSentence(t, dir, 1000), false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs = append(exs, exs...)
+	for group, b := range m.Batches(d, append(exs, exs...), 64) {
+		if b.Enc.Size*b.Enc.Seq > 2*64*m.MaxLength && len(group) > 1 || len(group)*1001*1001 > 64*256*256 && len(group) > 1 {
+			t.Errorf("a batch of %d examples, %d×%d pieces", len(group), b.Enc.Size, b.Enc.Seq)
+		}
+	}
+}
+
+// TestSelectIsCheckedBeforeTraining checks that a train.select the dev
+// sets do not give is refused before any step, listing the metrics there
+// are.
+func TestSelectIsCheckedBeforeTraining(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg, raw := jobConfig(t, out, strings.Replace(hierBody, "select: ewt.las", "select: ewt.lass", 1))
+	err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), `train.select: no metric "ewt.lass": the dev sets give ewt.clas, ewt.las, ewt.las_full, ewt.uas, ewt.ufeats, ewt.upos`) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoints", "step-0000001")); err == nil {
+		t.Error("the run trained before refusing")
+	}
+}
+
+// TestEditedLabelsAreRefused checks that a checkpoint whose tasks.json was
+// edited — labels reordered or dropped — is refused when opened, naming
+// tasks.json and the task (and not config.json), instead of predicting
+// with labels its head was not trained with.
+func TestEditedLabelsAreRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	trainAndOpen(t, out, strings.Replace(hierBody, "steps: 8", "steps: 1", 1))
+	ck := filepath.Join(out, "checkpoints", "step-0000001", "tasks.json")
+	orig, err := os.ReadFile(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []map[string]any
+	if err := json.Unmarshal(orig, &infos); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(labels []any) []any{
+		"reordered": func(l []any) []any { l[0], l[1] = l[1], l[0]; return l },
+		"dropped":   func(l []any) []any { return l[1:] },
+	} {
+		var edited []map[string]any
+		json.Unmarshal(orig, &edited)
+		edited[0]["labels"] = edit(edited[0]["labels"].([]any))
+		b, _ := json.Marshal(edited)
+		os.WriteFile(ck, b, 0o644)
+		_, err := Open(out, "step-0000001")
+		if err == nil || !strings.Contains(err.Error(), "tasks.json: the labels of task upos are not those its head was trained with") || strings.Contains(err.Error(), "config.json") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	os.WriteFile(ck, orig, 0o644)
+	if _, err := Open(out, "step-0000001"); err != nil {
+		t.Errorf("the checkpoint as saved: %v", err)
+	}
+	for _, bad := range []string{"../../..", "/etc", "latest/.."} {
+		if _, err := Open(out, bad); err == nil || !strings.Contains(err.Error(), "is not a checkpoint of this run") {
+			t.Errorf("checkpoint %q: %v", bad, err)
+		}
+	}
+}
+
+// TestEvalChecksGoldTrees checks that eval holds gold trees to the rule
+// training does: a cycle, a self-loop, two roots or none is an error
+// naming the sentence's line, while predict (which ignores gold) reads it.
+func TestEvalChecksGoldTrees(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := trainAndOpen(t, filepath.Join(dir, "run"), strings.Replace(hierBody, "steps: 8", "steps: 1", 1))
+	row := func(id, head string) string { return id + "\tw\tw\tNOUN\t_\t_\t" + head + "\tdep\t_\t_\n" }
+	for name, text := range map[string]string{
+		"cycle":     row("1", "0") + row("2", "3") + row("3", "2"),
+		"self-loop": row("1", "0") + row("2", "2"),
+		"two roots": row("1", "0") + row("2", "0"),
+		"no root":   row("1", "2") + row("2", "1"),
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".conllu")
+		os.WriteFile(path, []byte(row("1", "0")+"\n"+text+"\n"), 0o644)
+		if _, err := m.Evaluate("", path, 0, io.Discard); err == nil || !strings.Contains(err.Error(), ".conllu:3: task deps: the gold heads are not a tree") {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := m.PredictFile("", path, io.Discard, 0, io.Discard); err != nil {
+			t.Errorf("%s: predict: %v", name, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/run"
 )
 
 // scaleHook weights the tasks' own losses by hard and adds no loss of its
@@ -40,12 +41,12 @@ train: {batch_size: 8, steps: 1, threads: 1}
 `
 	dir := t.TempDir()
 	cfg, raw := jobConfig(t, filepath.Join(dir, "plain"), body)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	hooked, rawHooked := jobConfig(t, filepath.Join(dir, "hooked"), body)
 	h := &scaleHook{hard: 0.5}
-	if err := Run(context.Background(), hooked, rawHooked, false, io.Discard, h); err != nil {
+	if err := Run(context.Background(), hooked, rawHooked, run.New, io.Discard, h); err != nil {
 		t.Fatal(err)
 	}
 	loss := func(run string) float64 {

@@ -6,6 +6,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,6 +44,15 @@ type Config struct {
 	// sharing Stride pieces. 0: the model's maximum.
 	MaxLength int `yaml:"max_length"`
 	Stride    int `yaml:"stride"`
+	// MaxWords is the longest sentence, in words, the model takes (0:
+	// DefaultMaxWords), so that memory stays bounded (a parser's scores
+	// grow with its square): eval and predict refuse a longer one, naming
+	// it, and training leaves it out, counted.
+	MaxWords int `yaml:"max_words"`
+	// LongSentences is what training does with a sentence longer than
+	// MaxLength pieces: "window" (split it into overlapping windows, as
+	// eval and predict do) or "skip" (leave it out, counted).
+	LongSentences string `yaml:"long_sentences"`
 	// WordPooling pools each word's pieces into one position partway
 	// through the encoder (nil: never).
 	WordPooling *WordPoolingConfig `yaml:"word_pooling"`
@@ -64,9 +75,14 @@ type WordPoolingConfig struct {
 	Mode  string `yaml:"mode"`
 }
 
+// DefaultMaxWords is MaxWords when it is 0.
+const DefaultMaxWords = 1024
+
 // Defaults returns a configuration with the defaults filled in, for
 // decoding a job's configuration into.
-func Defaults() Config { return Config{Dropout: 0.1} }
+func Defaults() Config {
+	return Config{Dropout: 0.1, MaxWords: DefaultMaxWords, LongSentences: "window"}
+}
 
 // Validate checks what does not need the checkpoint or the data.
 func (c *Config) Validate() error {
@@ -77,8 +93,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("tasks: at least one task is required")
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
-	case c.MaxLength < 0 || c.Stride < 0:
-		return fmt.Errorf("max_length and stride must not be negative")
+	case c.MaxLength < 0 || c.Stride < 0 || c.MaxWords < 0:
+		return fmt.Errorf("max_length, stride and max_words must not be negative")
+	case c.LongSentences != "" && c.LongSentences != "window" && c.LongSentences != "skip":
+		return fmt.Errorf("long_sentences must be window or skip, got %q", c.LongSentences)
 	case c.DepthMixing != "" && !slices.Contains(adapters.DepthModes, c.DepthMixing):
 		return fmt.Errorf("depth_mixing must be static or attention, got %q", c.DepthMixing)
 	}
@@ -129,8 +147,9 @@ type Model struct {
 	prefix   string
 	Datasets []*datasets.Dataset // sorted by name
 	Tasks    []*tasks.Task       // in configuration order
-	// MaxLength and Stride are the windows inputs are cut into.
-	MaxLength, Stride int
+	// MaxLength and Stride are the windows inputs are cut into, MaxWords
+	// the longest sentence taken.
+	MaxLength, Stride, MaxWords int
 	// BatchSize is the batch size of inference when none is given.
 	BatchSize int
 	depth     *adapters.DepthMixer // nil: layers read the previous layer
@@ -178,6 +197,10 @@ func New(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 	m.Stride = cfg.Stride
 	if m.Stride == 0 {
 		m.Stride = m.MaxLength / 4
+	}
+	m.MaxWords = cfg.MaxWords
+	if m.MaxWords == 0 {
+		m.MaxWords = DefaultMaxWords
 	}
 	L := enc.Config.NumHiddenLayers
 	if cfg.DepthMixing != "" {
@@ -335,7 +358,11 @@ func (m *Model) Files() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if files["heads.safetensors"], err = safetensors.Encode(encoder.Tensors(m.HeadParams()), nil); err != nil {
+	sums := map[string]string{}
+	for _, t := range m.Tasks {
+		sums[labelsKey(t.Config.Name)] = labelsSum(t.Labels)
+	}
+	if files["heads.safetensors"], err = safetensors.Encode(encoder.Tensors(m.HeadParams()), sums); err != nil {
 		return nil, err
 	}
 	var infos []taskInfo
@@ -377,12 +404,34 @@ func (m *Model) ReadLabels(dir string) (map[string][]string, error) {
 	return labels, nil
 }
 
+// labelsKey names the checksum of a task's labels in heads.safetensors's
+// metadata.
+func labelsKey(task string) string { return "labels." + task }
+
+// labelsSum is the checksum of a label vocabulary, in order: the heads'
+// weights only make sense with the labels in the order they were trained
+// with.
+func labelsSum(labels []string) string {
+	h := sha256.New()
+	for _, l := range labels {
+		h.Write([]byte(l))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // LoadHeads copies the weights of the heads (and of Extra) from
-// dir/heads.safetensors.
+// dir/heads.safetensors, after checking that every task's labels are those
+// its head was trained with.
 func (m *Model) LoadHeads(dir string) error {
 	f, err := safetensors.ReadFile(filepath.Join(dir, "heads.safetensors"))
 	if err != nil {
 		return err
+	}
+	for _, t := range m.Tasks {
+		if sum, ok := f.Header.Metadata[labelsKey(t.Config.Name)]; ok && sum != labelsSum(t.Labels) {
+			return fmt.Errorf("%s: the labels of task %s are not those its head was trained with (their checksum in %s differs): was tasks.json edited?", filepath.Join(dir, "tasks.json"), t.Config.Name, f.Path)
+		}
 	}
 	if err := encoder.LoadTensors(m.HeadParams(), f.Tensors()); err != nil {
 		return fmt.Errorf("%s: %w", f.Path, err)
@@ -450,12 +499,17 @@ func (m *Model) Dataset(name string) (*datasets.Dataset, error) {
 // ReadInput reads and encodes a file of dataset d's format, for eval or
 // predict; with gold, it checks the gold annotation as training does.
 func (m *Model) ReadInput(d *datasets.Dataset, path string, gold bool, log io.Writer) ([]*tasks.Example, error) {
-	exs, err := d.Read(path)
+	exs, err := d.Read(path, log)
 	if err != nil {
 		return nil, err
 	}
 	if len(exs) == 0 {
 		return nil, fmt.Errorf("%s: no examples", path)
+	}
+	for _, ex := range exs {
+		if len(ex.Words) > m.MaxWords {
+			return nil, fmt.Errorf("%s:%d: a sentence of %d words, more than the model's max_words %d: split it", path, ex.Line, len(ex.Words), m.MaxWords)
+		}
 	}
 	if gold {
 		if err := m.Check(d, path, exs); err != nil {
@@ -482,31 +536,52 @@ func (m *Model) Check(d *datasets.Dataset, file string, exs []*tasks.Example) er
 // examples, checking their gold annotation.
 func (m *Model) Load(d *datasets.Dataset, log io.Writer) error {
 	c := d.Config
-	var err error
-	if d.Train, err = d.Read(c.Train); err != nil {
+	exs, err := d.Read(c.Train, log)
+	if err != nil {
 		return err
+	}
+	long := 0
+	d.Train = exs[:0]
+	for _, ex := range exs {
+		if len(ex.Words) > m.MaxWords {
+			long++
+			continue
+		}
+		d.Train = append(d.Train, ex)
+	}
+	if long > 0 && log != nil {
+		fmt.Fprintf(log, "%s: %d sentences longer than max_words %d left out\n", c.Train, long, m.MaxWords)
 	}
 	if c.Limit > 0 && len(d.Train) > c.Limit {
 		d.Train = d.Train[:c.Limit]
-	}
-	if len(d.Train) == 0 {
-		return fmt.Errorf("%s: no training examples", c.Train)
 	}
 	if err := m.Check(d, c.Train, d.Train); err != nil {
 		return err
 	}
 	if c.Dev != "" {
-		if d.Dev, err = d.Read(c.Dev); err != nil {
-			return err
-		}
-		if err := m.Check(d, c.Dev, d.Dev); err != nil {
+		if d.Dev, err = m.ReadInput(d, c.Dev, true, log); err != nil {
 			return err
 		}
 	}
 	if err := d.Encode(d.Train, c.Train, m.Tok, m.MaxLength, m.Stride, log); err != nil {
 		return err
 	}
-	return d.Encode(d.Dev, c.Dev, m.Tok, m.MaxLength, m.Stride, log)
+	if m.Config.LongSentences == "skip" {
+		kept := d.Train[:0]
+		for _, ex := range d.Train {
+			if ex.Windows() == 1 {
+				kept = append(kept, ex)
+			}
+		}
+		if n := len(d.Train) - len(kept); n > 0 && log != nil {
+			fmt.Fprintf(log, "%s: %d sentences longer than %d pieces left out (long_sentences: skip)\n", c.Train, n, m.MaxLength)
+		}
+		d.Train = kept
+	}
+	if len(d.Train) == 0 {
+		return fmt.Errorf("%s: no training examples", c.Train)
+	}
+	return nil
 }
 
 // DepthMixer returns the depth mixing of the encoder's layers, or nil.

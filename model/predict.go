@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
+	"slices"
 
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
@@ -57,22 +59,39 @@ func (m *Model) BatchLength(d *datasets.Dataset) func(*tasks.Example) int {
 // Batches encodes the examples exs of dataset d in batches of size (0: the
 // model's BatchSize), grouped by length (longest first) as training groups
 // them, and yields each batch with the indices in exs of its examples.
+// Memory stays bounded whatever the lengths: a batch holds at most
+// 2·size·MaxLength padded pieces and, padded to its longest sentence, at
+// most size·256² word pairs (what a parser scores), unless one example
+// alone is more.
 func (m *Model) Batches(d *datasets.Dataset, exs []*tasks.Example, size int) iter.Seq2[[]int, *tasks.Batch] {
 	if size <= 0 {
 		size = m.BatchSize
 	}
+	maxPieces, maxPairs := 2*size*m.MaxLength, size*256*256
 	return func(yield func([]int, *tasks.Batch) bool) {
 		idx := make([]int, len(exs))
 		for i := range idx {
 			idx[i] = i
 		}
 		for _, group := range tasks.GroupedBatches(idx, exs, size, m.BatchLength(d), nil) {
-			bexs := make([]*tasks.Example, len(group))
-			for i, e := range group {
-				bexs[i] = exs[e]
-			}
-			if !yield(group, m.Batch(d, bexs)) {
-				return
+			for len(group) > 0 {
+				n, rows, seq, words := 0, 0, 0, 0
+				for _, e := range group {
+					ex := exs[e]
+					r, s, w := rows+ex.Windows(), max(seq, ex.Longest()), max(words, len(ex.Words)+1)
+					if n > 0 && (r*s > maxPieces || (n+1)*w*w > maxPairs) {
+						break
+					}
+					n, rows, seq, words = n+1, r, s, w
+				}
+				bexs := make([]*tasks.Example, n)
+				for i, e := range group[:n] {
+					bexs[i] = exs[e]
+				}
+				if !yield(group[:n], m.Batch(d, bexs)) {
+					return
+				}
+				group = group[n:]
 			}
 		}
 	}
@@ -134,6 +153,30 @@ func (m *Model) Predict(d *datasets.Dataset, exs []*tasks.Example, size int) (ma
 // "dataset.metric".
 func (m *Model) Score(d *datasets.Dataset, exs []*tasks.Example, preds map[*tasks.Task][]tasks.Prediction) (map[string]float64, error) {
 	return d.Score(exs, m.TasksOf(d), preds)
+}
+
+// MetricNames returns the keys of the metrics the dev set of dataset d
+// gives ("dataset.metric"), found by scoring its first example's gold
+// annotation as a prediction; none without a dev set.
+func (m *Model) MetricNames(d *datasets.Dataset) ([]string, error) {
+	ts := m.TasksOf(d)
+	if len(d.Dev) == 0 || len(ts) == 0 {
+		return nil, nil
+	}
+	ex := d.Dev[:1]
+	preds := map[*tasks.Task][]tasks.Prediction{}
+	for _, t := range ts {
+		p := tasks.Prediction{}
+		for _, col := range t.Head.Columns() {
+			p[col] = ex[0].Gold.Column(col)
+		}
+		preds[t] = []tasks.Prediction{p}
+	}
+	scores, err := m.Score(d, ex, preds)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(scores)), nil
 }
 
 // inArena runs fn with a step arena of its own, as training evaluates, so

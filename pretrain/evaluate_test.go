@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
 )
 
@@ -18,7 +19,7 @@ import (
 // tokenized corpus and after that is deleted (tokenized again elsewhere).
 func TestEvaluateMatchesTheRun(t *testing.T) {
 	cfg, raw := smallConfig(t, filepath.Join(t.TempDir(), "run"), 10)
-	if err := Run(context.Background(), cfg, raw, false, io.Discard); err != nil {
+	if err := Run(context.Background(), cfg, raw, run.New, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var logged map[string]float64

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
 	"go.yaml.in/yaml/v3"
 )
@@ -247,7 +248,7 @@ train: {batch_size: 8, steps: ` + strconv.Itoa(steps) + `, learning_rate: 1e-3, 
 func TestResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
 	cfgA, rawA := smallConfig(t, filepath.Join(dir, "a"), 16)
-	if err := Run(context.Background(), cfgA, rawA, false, io.Discard); err != nil {
+	if err := Run(context.Background(), cfgA, rawA, run.New, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	cfgB := *cfgA
@@ -260,11 +261,11 @@ func TestResumeIsExact(t *testing.T) {
 		}
 	}
 	defer func() { afterStep = nil }()
-	if err := Run(ctx, &cfgB, rawB, false, io.Discard); !errors.Is(err, train.ErrStopped) {
+	if err := Run(ctx, &cfgB, rawB, run.New, io.Discard); !errors.Is(err, train.ErrStopped) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
 	afterStep = nil
-	if err := Run(context.Background(), &cfgB, rawB, true, io.Discard); err != nil {
+	if err := Run(context.Background(), &cfgB, rawB, run.Continue, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(cfgA.Output, "checkpoints", "step-0000016", "model.safetensors"))

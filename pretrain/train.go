@@ -60,24 +60,22 @@ type Baseline struct {
 var afterStep func(step int)
 
 // Run runs the pretraining job cfg (whose YAML text is raw) in its run
-// directory: a new run, or with resume the continuation of the one there
-// from its latest checkpoint. It reports progress on log and returns
+// directory: a new run, the continuation of the one there from its latest
+// checkpoint (from step 0 if it has none yet), or that run started over,
+// as mode says. It reports progress on log and returns
 // train.ErrStopped after an interruption (ctx cancelled) or at the time
 // limit, once a checkpoint is saved.
-func Run(ctx context.Context, cfg *Config, raw []byte, resume bool, log io.Writer) error {
+func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Writer) error {
 	cfg.Train.SetThreads()
 	t := &trainer{cfg: cfg, log: log}
 	var err error
-	if t.dir, err = run.Start(cfg.Output, raw, resume); err != nil {
+	if t.dir, err = run.Start(cfg.Output, raw, mode); err != nil {
 		return err
 	}
 	defer t.dir.Close()
-	var latest string
-	if resume {
-		if latest, err = t.dir.Latest(); err != nil {
-			return fmt.Errorf("%w (a run interrupted before its first checkpoint must be started again)", err)
-		}
-		fmt.Fprintf(t.log, "resuming from %s\n", latest)
+	latest, err := run.ResumeFrom(t.dir, mode, log)
+	if err != nil {
+		return err
 	}
 	if err := t.setup(latest); err != nil {
 		return err

@@ -215,12 +215,47 @@ func Resume(path string, config []byte) (*Dir, error) {
 	return d, nil
 }
 
-// Start creates the run in path, or resumes it when resume is set.
-func Start(path string, config []byte, resume bool) (*Dir, error) {
-	if resume {
+// Mode is how a job takes its run directory.
+type Mode int
+
+const (
+	// New starts a new run (Create).
+	New Mode = iota
+	// Continue resumes the run there (Resume).
+	Continue
+	// Over starts the run there over, discarding what it holds (Restart
+	// with discard).
+	Over
+)
+
+// Start creates, resumes or restarts the run in path, as mode says.
+func Start(path string, config []byte, mode Mode) (*Dir, error) {
+	switch mode {
+	case Continue:
 		return Resume(path, config)
+	case Over:
+		return Restart(path, config, true)
 	}
 	return Create(path, config)
+}
+
+// ResumeFrom returns the checkpoint a job taking its run directory d in
+// mode continues from: with Continue, the latest, or "" (step 0, said on
+// log) for a run killed before its first checkpoint; otherwise "".
+func ResumeFrom(d *Dir, mode Mode, log io.Writer) (string, error) {
+	if mode != Continue {
+		return "", nil
+	}
+	latest, err := d.Latest()
+	switch {
+	case errors.Is(err, ErrNoCheckpoint):
+		fmt.Fprintf(log, "%s: no checkpoint yet: starting from step 0\n", d.Path)
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	fmt.Fprintf(log, "resuming from %s\n", latest)
+	return latest, nil
 }
 
 // Open opens the run in path to read it: its configuration and

@@ -60,6 +60,15 @@ func (ex *Example) Units() int { return ex.units }
 // Windows returns the number of encoder inputs the example takes.
 func (ex *Example) Windows() int { return len(ex.windows) }
 
+// Longest returns the length of the example's longest window.
+func (ex *Example) Longest() int {
+	n := 0
+	for _, w := range ex.windows {
+		n = max(n, len(w.ids))
+	}
+	return n
+}
+
 // EncodeWords tokenizes a word-level example and splits it into windows of
 // at most maxLen ids that share stride pieces: every word keeps all its
 // pieces in the window that owns it, so nothing is truncated.

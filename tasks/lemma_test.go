@@ -18,6 +18,7 @@ import (
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/tasks"
 	"github.com/hiertune/hiertune/tensor"
 )
@@ -36,7 +37,7 @@ func TestLemmaPredictFallsBack(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "two.conllu")
 	os.WriteFile(path, []byte(word("1", "dogs", "dog", "0")+word("2", "a", "a", "1")+"\n"), 0o644)
-	exs, err := d.Read(path)
+	exs, err := d.Read(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ train: {batch_size: 16, steps: 4, learning_rate: 1e-3, head_learning_rate: 1e-2,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := finetune.Run(context.Background(), cfg, raw, false, io.Discard, nil); err != nil {
+	if err := finetune.Run(context.Background(), cfg, raw, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))

@@ -84,7 +84,11 @@ func (t *toy) Restore(raw json.RawMessage) error { return json.Unmarshal(raw, &t
 // loop returns a loop over the toy in a new run directory.
 func loop(t *testing.T, dir string, cfg Config, steps int, job *toy, resume bool) *Loop {
 	t.Helper()
-	d, err := run.Start(dir, []byte("toy\n"), resume)
+	mode := run.New
+	if resume {
+		mode = run.Continue
+	}
+	d, err := run.Start(dir, []byte("toy\n"), mode)
 	if err != nil {
 		t.Fatal(err)
 	}

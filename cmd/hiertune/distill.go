@@ -11,12 +11,16 @@ import (
 )
 
 func runDistill(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("distill", "distill --config X.yaml [--output DIR] [--resume]", stdout, stderr)
+	fs := newFlagSet("distill", "distill --config X.yaml [--output DIR] [--resume | --restart]", stdout, stderr)
 	config := fs.String("config", "", "the job's YAML configuration (see docs/distillation.md)")
 	output := fs.String("output", "", "run directory (overrides the configuration's output)")
-	resume := fs.Bool("resume", false, "continue the job in the output directory from its latest checkpoint")
+	mode := modeFlags(fs)
 	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's seed)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	m, err := mode()
+	if err != nil {
 		return err
 	}
 	cfg, err := readConfig(*config, distill.ParseConfig)
@@ -35,7 +39,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = runJob(func(ctx context.Context) error { return distill.Run(ctx, cfg, raw, *resume, stderr) })
+	err = runJob(func(ctx context.Context) error { return distill.Run(ctx, cfg, raw, m, stderr) })
 	if err == nil && cfg.Task != nil {
 		fmt.Fprintf(stderr, "student: %s (hiertune eval --run %s)\n", distill.StudentRun(cfg.Output), distill.StudentRun(cfg.Output))
 	}

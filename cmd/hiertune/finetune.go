@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 
 	"go.yaml.in/yaml/v3"
@@ -20,14 +21,18 @@ import (
 )
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--seed N] [--steps N] [--resume]", stdout, stderr)
+	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--seed N] [--steps N] [--resume | --restart]", stdout, stderr)
 	config := fs.String("config", "", "the job's YAML configuration (see docs/finetuning.md)")
 	output := fs.String("output", "", "run directory (overrides the configuration's output)")
-	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
+	mode := modeFlags(fs)
 	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's train.seed)")
 	steps := fs.Int("steps", 0, "train this many steps (overrides the configuration's train.steps or train.epochs)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	m, err := mode()
+	if err != nil {
 		return err
 	}
 	cfg, err := readConfig(*config, finetune.ParseConfig)
@@ -57,7 +62,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runJob(func(ctx context.Context) error { return finetune.Run(ctx, cfg, raw, *resume, stderr, nil) })
+	return runJob(func(ctx context.Context) error { return finetune.Run(ctx, cfg, raw, m, stderr, nil) })
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -95,19 +100,23 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 }
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict --run DIR --input FILE --output FILE [--dataset NAME] [--checkpoint best] [--engine onnx --onnx FILE]", stdout, stderr)
+	fs := newFlagSet("predict", "predict --run DIR --input FILE --output FILE [--force] [--dataset NAME] [--checkpoint best] [--engine onnx --onnx FILE]", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	input := fs.String("input", "", "a file in the format of one of the run's datasets (CoNLL-U, CoNLL, TSV)")
 	output := fs.String("output", "", "where to write the predictions, in the same format (- for standard output)")
 	dataset := fs.String("dataset", "", "which of the run's datasets the file belongs to (needed when it has several)")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	batch := fs.Int("batch", 0, "sentences per batch (0: the run's eval batch size)")
+	force := fs.Bool("force", false, "write --output even when it is the --input file")
 	engine := engineFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *runDir == "" || *input == "" || *output == "" {
 		return usageError{"--run, --input and --output are required"}
+	}
+	if *output != "-" && !*force && sameFile(*input, *output) {
+		return usageError{fmt.Sprintf("--output %s is the --input file: the predictions would replace the gold annotation (give --force to do it)", *output)}
 	}
 	m, closeEngine, err := engine.open(*runDir, *checkpoint)
 	if err != nil {
@@ -122,6 +131,16 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return atomicfile.Write(*output, buf.Bytes())
+}
+
+// sameFile reports whether paths a and b name the same existing file.
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // engineChoice holds the flags that choose what computes a run's scores.

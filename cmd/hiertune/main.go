@@ -18,8 +18,10 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
+	rundir "github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
 )
 
@@ -64,7 +66,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "hiertune %s: %v\n", args[0], err)
+		// One line, whatever the error holds: several problems are
+		// joined by semicolons.
+		fmt.Fprintf(stderr, "hiertune %s: %s\n", args[0], strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 		var exit exitError
 		switch {
 		case errors.As(err, new(usageError)):
@@ -140,6 +144,24 @@ func readConfig[C any](path string, parseConfig func([]byte) (*C, error)) (*C, e
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// modeFlags defines --resume and --restart on fs and returns what reads
+// them: how the job takes its run directory.
+func modeFlags(fs *flag.FlagSet) func() (rundir.Mode, error) {
+	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint (from step 0 if it has none yet)")
+	restart := fs.Bool("restart", false, "start the run in the output directory over, deleting what it holds")
+	return func() (rundir.Mode, error) {
+		switch {
+		case *resume && *restart:
+			return 0, usageError{"--resume and --restart exclude each other"}
+		case *resume:
+			return rundir.Continue, nil
+		case *restart:
+			return rundir.Over, nil
+		}
+		return rundir.New, nil
+	}
 }
 
 // runJob runs a long job with a context that Ctrl-C (or SIGTERM) cancels:

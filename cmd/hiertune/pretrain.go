@@ -12,13 +12,17 @@ import (
 )
 
 func runPretrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pretrain", "pretrain --config X.yaml [--output DIR] [--resume | --evaluate CHECKPOINT]", stdout, stderr)
+	fs := newFlagSet("pretrain", "pretrain --config X.yaml [--output DIR] [--resume | --restart | --evaluate CHECKPOINT]", stdout, stderr)
 	config := fs.String("config", "", "the job's YAML configuration (see docs/pretraining.md)")
 	output := fs.String("output", "", "run directory (overrides the configuration's output)")
-	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint")
+	mode := modeFlags(fs)
 	evaluate := fs.String("evaluate", "", "instead of training, score this checkpoint's masked-LM head on the job's held-out text (as JSON)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	m, err := mode()
+	if err != nil {
 		return err
 	}
 	cfg, err := readConfig(*config, pretrain.ParseConfig)
@@ -50,5 +54,5 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runJob(func(ctx context.Context) error { return pretrain.Run(ctx, cfg, raw, *resume, stderr) })
+	return runJob(func(ctx context.Context) error { return pretrain.Run(ctx, cfg, raw, m, stderr) })
 }

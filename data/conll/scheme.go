@@ -212,7 +212,26 @@ func Convert(tags []string, from, to Scheme) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(tags))
+	return tagSpans(spans, len(tags), to), nil
+}
+
+// Repair returns tags rewritten to follow scheme s, with the spans conlleval
+// reads in them (see SpansLenient): a stray I-X after O starts a span, as it
+// does for conlleval; tags that already follow s come back unchanged.
+func Repair(tags []string, s Scheme) ([]string, error) {
+	if !s.valid() {
+		return nil, fmt.Errorf("conll: unknown %v", s)
+	}
+	spans, err := SpansLenient(tags)
+	if err != nil {
+		return nil, err
+	}
+	return tagSpans(spans, len(tags), s), nil
+}
+
+// tagSpans tags n tokens with spans in scheme to.
+func tagSpans(spans []Span, n int, to Scheme) []string {
+	out := make([]string, n)
 	for i := range out {
 		out[i] = "O"
 	}
@@ -242,7 +261,7 @@ func Convert(tags []string, from, to Scheme) ([]string, error) {
 		}
 		end, endType = sp.End, sp.Type
 	}
-	return out, nil
+	return out
 }
 
 // strictRules are seqeval's rules for its strict mode (its scheme.py), per

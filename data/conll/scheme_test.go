@@ -309,3 +309,29 @@ func TestParseScheme(t *testing.T) {
 		t.Errorf("String() = %q, %q", IOBES.String(), Scheme(7).String())
 	}
 }
+
+// TestRepair checks that Repair leaves tags that follow a scheme as they
+// are and rewrites the others with conlleval's spans.
+func TestRepair(t *testing.T) {
+	for _, c := range []struct {
+		s         Scheme
+		tags, out string
+	}{
+		{IOB2, "B-PER I-PER O B-LOC", "B-PER I-PER O B-LOC"},
+		{IOB2, "O I-PER I-PER O I-LOC B-LOC", "O B-PER I-PER O B-LOC B-LOC"},
+		{IOB1, "I-PER I-PER B-PER O", "I-PER I-PER B-PER O"},
+		{IOBES, "B-PER E-PER S-LOC O", "B-PER E-PER S-LOC O"},
+		{IOBES, "I-PER I-PER O B-LOC", "B-PER E-PER O S-LOC"},
+	} {
+		got, err := Repair(split(c.tags), c.s)
+		if err != nil || strings.Join(got, " ") != c.out {
+			t.Errorf("Repair(%q, %v) = %q, %v; want %q", c.tags, c.s, strings.Join(got, " "), err, c.out)
+		}
+		if err := Validate(got, c.s); err != nil {
+			t.Errorf("Repair(%q, %v) does not follow the scheme: %v", c.tags, c.s, err)
+		}
+	}
+	if _, err := Repair([]string{"X-PER"}, IOB2); err == nil {
+		t.Error("a malformed tag was repaired")
+	}
+}

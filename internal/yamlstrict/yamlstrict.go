@@ -50,7 +50,25 @@ func Decode(data []byte, v any, renamed Renames) error {
 	}
 	d := decoder{renamed: renamed}
 	d.value(n, reflect.ValueOf(v).Elem(), "")
-	return errors.Join(d.errs...)
+	return d.err()
+}
+
+// maxErrors is how many problems an error lists.
+const maxErrors = 5
+
+// err returns the problems found as one error, on one line.
+func (d *decoder) err() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	var msgs []string
+	for _, e := range d.errs[:min(len(d.errs), maxErrors)] {
+		msgs = append(msgs, e.Error())
+	}
+	if n := len(d.errs) - maxErrors; n > 0 {
+		msgs = append(msgs, fmt.Sprintf("and %d more", n))
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // DecodeNode decodes the mapping node n into v, a pointer to a struct,
@@ -62,7 +80,7 @@ func DecodeNode(n *yaml.Node, v any, where string) error {
 		n = n.Alias
 	}
 	d.mapping(n, reflect.ValueOf(v).Elem(), where)
-	return errors.Join(d.errs...)
+	return d.err()
 }
 
 // Keys returns the keys a struct type's fields are read from, sorted.
@@ -147,7 +165,13 @@ func key(f reflect.StructField) string {
 type decoder struct {
 	renamed Renames
 	errs    []error
+	// nodes counts the nodes decoded: aliases can make a small document
+	// expand without bound ("billion laughs"), so the count is capped.
+	nodes int
 }
+
+// maxNodes is the most nodes a configuration may expand to.
+const maxNodes = 100_000
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
@@ -170,6 +194,12 @@ var unmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if d.nodes++; d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.fail(n, path, "the configuration expands to more than %d values (aliases?)", maxNodes)
+		}
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // as if absent
@@ -208,6 +238,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			d.fail(n, path, "want a list")
+			return
+		}
+		if len(n.Content) == 0 {
+			v.SetZero() // an empty list is no list
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
