@@ -94,7 +94,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	var cm common
-	if err := yamlstrict.DecodeNode(in, &cm, ""); err != nil {
+	if err := yamlstrict.DecodeNode(in, &cm, "", nil); err != nil {
 		return err
 	}
 	*c = Config{Format: cm.Format, Train: cm.Train, Dev: cm.Dev, Limit: cm.Limit}
@@ -106,7 +106,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	keys := yamlstrict.Keys(common{})
 	if c.Options != nil {
 		keys = append(keys, yamlstrict.Keys(c.Options)...)
-		if err := yamlstrict.DecodeNode(rest, c.Options, ""); err != nil {
+		if err := yamlstrict.DecodeNode(rest, c.Options, "", nil); err != nil {
 			return fmt.Errorf("%w (a %s dataset has %s)", err, c.Format, strings.Join(keys, ", "))
 		}
 	} else if len(rest.Content) > 0 {

@@ -206,7 +206,7 @@ func (g *GeneralConfig) UnmarshalYAML(n *yaml.Node) error {
 		Weights: Weights{Embeddings: Constant(1), Hidden: Constant(1), Attention: Constant(1)},
 		Train:   train.Config{BatchSize: 32, LearningRate: 5e-5, Clip: 1, Accumulate: 1, Keep: 1},
 	}
-	return yamlstrict.DecodeNode(n, g, "general")
+	return yamlstrict.DecodeNode(n, g, "general", renames)
 }
 
 // UnmarshalYAML reads stage 2 with its defaults filled in first.
@@ -217,7 +217,7 @@ func (t *TaskConfig) UnmarshalYAML(n *yaml.Node) error {
 		Weights: Weights{Embeddings: Constant(1), Hidden: Constant(1), Attention: Constant(1), Soft: Constant(1), Hard: Constant(0)},
 		Train:   finetune.TrainDefaults(),
 	}
-	return yamlstrict.DecodeNode(n, t, "task")
+	return yamlstrict.DecodeNode(n, t, "task", renames)
 }
 
 func (c *Config) defaults() {

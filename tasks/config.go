@@ -55,7 +55,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	cm := common{Layer: -1, Weight: 1}
-	if err := yamlstrict.DecodeNode(in, &cm, ""); err != nil {
+	if err := yamlstrict.DecodeNode(in, &cm, "", nil); err != nil {
 		return err
 	}
 	*c = Config{Name: cm.Name, Dataset: cm.Dataset, Type: cm.Type, Layer: cm.Layer, Weight: cm.Weight, Mix: cm.Mix}
@@ -70,7 +70,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		}
 		return nil
 	}
-	if err := yamlstrict.DecodeNode(rest, c.Options, "task "+c.Name); err != nil {
+	if err := yamlstrict.DecodeNode(rest, c.Options, "task "+c.Name, nil); err != nil {
 		return fmt.Errorf("%w (a %s task has %s)", err, c.Type, strings.Join(append(yamlstrict.Keys(common{}), yamlstrict.Keys(c.Options)...), ", "))
 	}
 	return nil

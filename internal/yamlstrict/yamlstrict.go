@@ -73,9 +73,9 @@ func (d *decoder) err() error {
 
 // DecodeNode decodes the mapping node n into v, a pointer to a struct,
 // field by field (so a type's UnmarshalYAML may call it on itself); where
-// names the mapping in errors ("tasks[2]").
-func DecodeNode(n *yaml.Node, v any, where string) error {
-	d := decoder{}
+// is the mapping's path in errors and in renamed ("general", "tasks[2]").
+func DecodeNode(n *yaml.Node, v any, where string, renamed Renames) error {
+	d := decoder{renamed: renamed}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
