@@ -6,8 +6,8 @@
 For every run directory NAME-sSEED it takes the dev scores logged at the
 step of the best checkpoint (checkpoints/best/state.json, chosen by the
 run's train.select; for a distillation run, its student's) and reports, per configuration, the mean and standard
-deviation (sample, n-1) over seeds of UPOS, UFeats, UAS, LAS (EWT dev) and
-NER F1 (WikiANN dev), with the training throughput.
+deviation (sample, n-1) over seeds of UPOS, UFeats, UAS, LAS, Lemmas (EWT
+dev) and NER F1 (WikiANN dev), with the training throughput.
 """
 import collections
 import json
@@ -17,7 +17,7 @@ import statistics
 import sys
 
 COLUMNS = [("ewt.upos", "UPOS"), ("ewt.ufeats", "UFeats"), ("ewt.uas", "UAS"), ("ewt.las", "LAS"),
-           ("wikiann.ner_f1", "WikiANN F1")]
+           ("ewt.lemmas", "Lemmas"), ("wikiann.ner_f1", "WikiANN F1")]
 
 
 def best_scores(run):
