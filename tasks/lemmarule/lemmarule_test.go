@@ -301,18 +301,21 @@ func TestRulesGeneralise(t *testing.T) {
 			rules[Rule(p.form, p.lemma)] = true
 			lemmas[p.lemma] = true
 		}
-		var ruleSeen, lemmaSeen int
+		var ruleSeen, lemmaSeen, newLemma, newLemmaRuleSeen int
 		for _, p := range dev {
-			if rules[Rule(p.form, p.lemma)] {
+			seen := rules[Rule(p.form, p.lemma)]
+			if seen {
 				ruleSeen++
 			}
 			if lemmas[p.lemma] {
 				lemmaSeen++
+			} else if newLemma++; seen {
+				newLemmaRuleSeen++
 			}
 		}
 		r, l := float64(ruleSeen)/float64(len(dev)), float64(lemmaSeen)/float64(len(dev))
-		t.Logf("%s: %d rules and %d lemmas in train; dev words whose rule is in train %.2f%%, whose lemma is %.2f%%",
-			tb.name, len(rules), len(lemmas), 100*r, 100*l)
+		t.Logf("%s: %d rules and %d lemmas in train; dev words whose rule is in train %.2f%%, whose lemma is %.2f%%; of the %d dev words whose lemma is not, %.2f%% have a rule that is",
+			tb.name, len(rules), len(lemmas), 100*r, 100*l, newLemma, 100*float64(newLemmaRuleSeen)/float64(max(newLemma, 1)))
 		want := map[string]float64{"EWT": 0.995, "Taiga": 0.98}[tb.name]
 		if r < want || r <= l {
 			t.Errorf("%s: rules cover %.4f of dev (want %.3f, and more than whole lemmas' %.4f)", tb.name, r, want, l)
