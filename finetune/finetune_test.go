@@ -614,7 +614,8 @@ func TestSelectIsCheckedBeforeTraining(t *testing.T) {
 // TestEditedLabelsAreRefused checks that a checkpoint whose tasks.json was
 // edited — labels reordered or dropped — is refused when opened, naming
 // tasks.json and the task (and not config.json), instead of predicting
-// with labels its head was not trained with.
+// with labels its head was not trained with; and that heads that no longer
+// fit an edited config.yaml are blamed on it.
 func TestEditedLabelsAreRefused(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	trainAndOpen(t, out, strings.Replace(hierBody, "steps: 8", "steps: 1", 1))
@@ -649,6 +650,16 @@ func TestEditedLabelsAreRefused(t *testing.T) {
 		if _, err := Open(out, bad); err == nil || !strings.Contains(err.Error(), "is not a checkpoint of this run") {
 			t.Errorf("checkpoint %q: %v", bad, err)
 		}
+	}
+	// A run configuration edited since training builds other heads: the
+	// error names heads.safetensors, the tensor and config.yaml.
+	cfgPath := filepath.Join(out, "config.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "arc_mlp: 16", "arc_mlp: 32", 1)), 0o644)
+	_, err = Open(out, "step-0000001")
+	if err == nil || !strings.Contains(err.Error(), `heads.safetensors: tensor "deps.arc_dep.weight": shape`) ||
+		!strings.Contains(err.Error(), "config.yaml edited?") || strings.Contains(err.Error(), "config.json") {
+		t.Errorf("edited config.yaml: %v", err)
 	}
 }
 

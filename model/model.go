@@ -434,7 +434,7 @@ func (m *Model) LoadHeads(dir string) error {
 		}
 	}
 	if err := encoder.LoadTensors(m.HeadParams(), f.Tensors()); err != nil {
-		return fmt.Errorf("%s: %w", f.Path, err)
+		return fmt.Errorf("%s: %w (the heads the run's configuration builds are not those saved: was its config.yaml edited?)", f.Path, err)
 	}
 	return nil
 }
