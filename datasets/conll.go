@@ -184,14 +184,9 @@ func (conllFormat) Score(exs []*tasks.Example, ts []*tasks.Task, preds map[*task
 		if err != nil {
 			return nil, err
 		}
-		prefix := ""
-		if len(preds) > 1 {
-			prefix = t.Config.Name + "_"
-		}
-		for k, v := range strict.Report() {
-			out[prefix+k] = v
-		}
-		out[prefix+"ner_f1_lenient"] = lenient.F1
+		report := strict.Report()
+		report["ner_f1_lenient"] = lenient.F1
+		addScores(out, t, len(preds) > 1, report)
 	}
 	return out, nil
 }

@@ -216,3 +216,15 @@ func (d *Dataset) Score(exs []*tasks.Example, ts []*tasks.Task, preds map[*tasks
 func (d *Dataset) MainMetric(t *tasks.Task) string {
 	return d.Name + "." + d.Format.MainMetric(t.Head.Columns())
 }
+
+// addScores copies a task's scores into out, their keys prefixed with the
+// task's name when the dataset's predictions hold several tasks.
+func addScores(out map[string]float64, t *tasks.Task, several bool, scores map[string]float64) {
+	prefix := ""
+	if several {
+		prefix = t.Config.Name + "_"
+	}
+	for k, v := range scores {
+		out[prefix+k] = v
+	}
+}

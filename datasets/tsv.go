@@ -139,13 +139,7 @@ func (tsvFormat) Score(exs []*tasks.Example, ts []*tasks.Task, preds map[*tasks.
 		if err != nil {
 			return nil, err
 		}
-		prefix := ""
-		if len(preds) > 1 {
-			prefix = t.Config.Name + "_"
-		}
-		for k, v := range s.Report() {
-			out[prefix+k] = v
-		}
+		addScores(out, t, len(preds) > 1, s.Report())
 	}
 	return out, nil
 }
