@@ -10,8 +10,6 @@ import (
 	"os"
 	"sort"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/hiertune/hiertune/export"
 	"github.com/hiertune/hiertune/export/ort"
 	"github.com/hiertune/hiertune/finetune"
@@ -22,30 +20,16 @@ import (
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--seed N] [--steps N] [--resume | --restart]", stdout, stderr)
-	config := fs.String("config", "", "the job's YAML configuration (see docs/finetuning.md)")
-	output := fs.String("output", "", "run directory (overrides the configuration's output)")
-	mode := modeFlags(fs)
+	job := addJobFlags(fs, "docs/finetuning.md")
 	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's train.seed)")
 	steps := fs.Int("steps", 0, "train this many steps (overrides the configuration's train.steps or train.epochs)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for go tool pprof)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	m, err := mode()
-	if err != nil {
-		return err
-	}
-	cfg, err := readConfig(*config, finetune.ParseConfig)
-	if err != nil {
-		return err
-	}
-	stopProfile, err := startProfile(*cpuProfile)
+	cfg, m, stopProfile, err := startJob(fs, job, args, finetune.ParseConfig)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	if *output != "" {
-		cfg.Output = *output
+	if *job.output != "" {
+		cfg.Output = *job.output
 	}
 	if *seed >= 0 {
 		cfg.Train.Seed = uint64(*seed)
@@ -56,13 +40,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.Train.Steps, cfg.Train.Epochs = *steps, 0
 	}
-	// The run keeps the configuration as resolved: defaults filled in and
-	// the flags applied, so that it says exactly what ran.
-	raw, err := yaml.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	return runJob(func(ctx context.Context) error { return finetune.Run(ctx, cfg, raw, m, stderr, nil) })
+	return runJob(cfg, func(ctx context.Context, resolved []byte) error {
+		return finetune.Run(ctx, cfg, resolved, m, stderr, nil)
+	})
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {

@@ -10,19 +10,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
-
-	rundir "github.com/hiertune/hiertune/run"
-	"github.com/hiertune/hiertune/train"
 )
 
 // command is one subcommand: its one-line summary and its entry point, which
@@ -125,59 +119,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
-}
-
-// readConfig reads and parses the job configuration in path; errors name
-// the file.
-func readConfig[C any](path string, parseConfig func([]byte) (*C, error)) (*C, error) {
-	if path == "" {
-		return nil, usageError{"--config is required"}
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	c, err := parseConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
-
-// modeFlags defines --resume and --restart on fs and returns what reads
-// them: how the job takes its run directory.
-func modeFlags(fs *flag.FlagSet) func() (rundir.Mode, error) {
-	resume := fs.Bool("resume", false, "continue the run in the output directory from its latest checkpoint (from step 0 if it has none yet)")
-	restart := fs.Bool("restart", false, "start the run in the output directory over, deleting what it holds")
-	return func() (rundir.Mode, error) {
-		switch {
-		case *resume && *restart:
-			return 0, usageError{"--resume and --restart exclude each other"}
-		case *resume:
-			return rundir.Continue, nil
-		case *restart:
-			return rundir.Over, nil
-		}
-		return rundir.New, nil
-	}
-}
-
-// runJob runs a long job with a context that Ctrl-C (or SIGTERM) cancels:
-// the job finishes its current step, saves, and returns train.ErrStopped.
-// A job stopped by a signal exits with status 130, as an interrupted shell
-// command does, so that `hiertune finetune ... && next` does not go on
-// with a partial model; a job stopped at its time limit exits cleanly.
-func runJob(job func(context.Context) error) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := job(ctx)
-	switch {
-	case !errors.Is(err, train.ErrStopped):
-		return err
-	case ctx.Err() != nil:
-		return exitError{130, err}
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ train: {batch_size: 8, steps: 2, threads: 1, eval_every: 2}
 // saving) ends the command with status 130, so that a chain of commands
 // stops there.
 func TestInterruptedJobExits130(t *testing.T) {
-	err := runJob(func(ctx context.Context) error {
+	err := runJob(struct{}{}, func(ctx context.Context, _ []byte) error {
 		syscall.Kill(os.Getpid(), syscall.SIGINT)
 		<-ctx.Done()
 		return train.ErrStopped
@@ -83,7 +83,7 @@ func TestInterruptedJobExits130(t *testing.T) {
 		t.Fatalf("got %v, want exit status 130", err)
 	}
 	// Out of time, the job stopped as planned: a clean exit.
-	if err := runJob(func(context.Context) error { return train.ErrStopped }); err != nil {
+	if err := runJob(struct{}{}, func(context.Context, []byte) error { return train.ErrStopped }); err != nil {
 		t.Errorf("a job stopped at its time limit: %v", err)
 	}
 }
