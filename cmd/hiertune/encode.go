@@ -80,9 +80,10 @@ func runEncode(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// openCheckpoint opens a checkpoint, reporting Hub downloads and offline
-// use on w.
-func openCheckpoint(ref string, w io.Writer) (*loader.Checkpoint, error) {
+// openCheckpoint opens a checkpoint, reporting Hub downloads, offline use
+// and the tensors the command leaves unread on w: those outside the
+// encoder and outside the prefixes the command reads itself.
+func openCheckpoint(ref string, w io.Writer, reads ...string) (*loader.Checkpoint, error) {
 	client := hub.NewClient()
 	client.Progress = func(file string, done, total int64) {
 		if done == total {
@@ -96,7 +97,10 @@ func openCheckpoint(ref string, w io.Writer) (*loader.Checkpoint, error) {
 	if ck.Offline != nil {
 		fmt.Fprintf(w, "using the cached copy of %s: %v\n", ref, ck.Offline)
 	}
-	if extra := ck.Extra(); len(extra) > 0 {
+	extra := slices.DeleteFunc(ck.Extra(), func(name string) bool {
+		return slices.ContainsFunc(reads, func(p string) bool { return strings.HasPrefix(name, p) })
+	})
+	if len(extra) > 0 {
 		fmt.Fprintf(w, "not part of the encoder, ignored: %s\n", strings.Join(extra, ", "))
 	}
 	return ck, nil

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strings"
 
@@ -25,7 +24,7 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	if *text == "" || *top < 1 {
 		return usageError{"--text is required and --top must be positive"}
 	}
-	ck, err := openCheckpoint(*model, stderr)
+	ck, err := openCheckpoint(*model, stderr, "cls.predictions.", "lm_head.")
 	if err != nil {
 		return err
 	}
@@ -64,7 +63,7 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	V := m.Config.VocabSize
 	for k, pos := range rows {
 		row := logits[k*V : (k+1)*V]
-		probs := softmax(row)
+		probs := kernels.Softmax64(row)
 		ids := make([]int, V)
 		for i := range ids {
 			ids[i] = i
@@ -78,21 +77,4 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "mask at piece %d: %s\n", pos, strings.Join(out, ", "))
 	}
 	return nil
-}
-
-func softmax(x []float32) []float64 {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = max(m, float64(v))
-	}
-	p := make([]float64, len(x))
-	var s float64
-	for i, v := range x {
-		p[i] = math.Exp(float64(v) - m)
-		s += p[i]
-	}
-	for i := range p {
-		p[i] /= s
-	}
-	return p
 }
