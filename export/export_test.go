@@ -3,6 +3,7 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -462,5 +463,40 @@ func TestOptionErrors(t *testing.T) {
 		if _, err := export.Model(m, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.opt, err, c.want)
 		}
+	}
+}
+
+// TestONNXEngineKeepsTheLengthPolicy checks that predicting through ONNX
+// Runtime follows the Go engine's length policy: a sentence of 1,000 words
+// (encoder windows of 16 pieces, a million parser scores) gives the same
+// file as hiertune's engine, and one of 2,000
+// words, over max_words, is refused with the same one-line error instead
+// of a 4.7 GB allocation.
+func TestONNXEngineKeepsTheLengthPolicy(t *testing.T) {
+	needORT(t)
+	m := train(t, "max_length: 16\n"+hierBody)
+	s := session(t, write(t, m, export.Options{}))
+	dir := t.TempDir()
+	long := func(n int) string {
+		var b strings.Builder
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(&b, "%d\tword\tword\tNOUN\t_\t_\t%d\tdep\t_\t_\n", i, min(i-1, 1))
+		}
+		path := filepath.Join(dir, fmt.Sprintf("long%d.conllu", n))
+		if err := os.WriteFile(path, []byte(b.String()+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	checkPredict(t, m, s, "ewt", long(1000))
+	var goErr, ortErr error
+	path := long(2000)
+	goErr = m.PredictFile("ewt", path, io.Discard, 8, io.Discard)
+	m.SetEngine(export.NewEngine(m, s))
+	ortErr = m.PredictFile("ewt", path, io.Discard, 8, io.Discard)
+	m.SetEngine(nil)
+	want := "long2000.conllu:1: a sentence of 2000 words, more than the model's max_words 1024"
+	if goErr == nil || ortErr == nil || !strings.Contains(ortErr.Error(), want) || goErr.Error() != ortErr.Error() {
+		t.Errorf("a 2,000-word sentence: Go engine %v, ONNX Runtime %v", goErr, ortErr)
 	}
 }
