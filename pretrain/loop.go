@@ -174,6 +174,27 @@ func (t *trainer) Record(w train.Window) map[string]any {
 	return rec
 }
 
+// window is what a checkpoint records of the trainer: the sums of the
+// train record in progress.
+type window struct {
+	Loss    float64 `json:"loss"`
+	Correct int     `json:"correct"`
+	Masked  int     `json:"masked"`
+}
+
+// State returns the sums of the train record in progress.
+func (t *trainer) State() any { return window{t.sumLoss, t.sumCorrect, t.sumMasked} }
+
+// Restore continues the train record of a checkpoint.
+func (t *trainer) Restore(raw json.RawMessage) error {
+	var w window
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return err
+	}
+	t.sumLoss, t.sumCorrect, t.sumMasked = w.Loss, w.Correct, w.Masked
+	return nil
+}
+
 // Eval is a held-out evaluation.
 type Eval struct {
 	Loss, Perplexity, Accuracy float64

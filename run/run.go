@@ -37,18 +37,19 @@
 //     leftover .tmp-* directories, the .old-* ones whose NAME exists, and the
 //     temporaries of atomic writes, and terminates a metrics line cut short.
 //
-// Metrics logged before a checkpoint are synced to disk with it. A run
-// killed before its first checkpoint has no latest: Create refuses it and
-// Latest reports it (both with ErrNoCheckpoint, saying to start over with
-// --restart), and Restart clears it and starts it anew.
+// Metrics logged before a checkpoint are synced to disk with it; those
+// logged after the checkpoint a run resumes from are dropped by the
+// resumed run (DropMetrics), which logs them again. A run killed before
+// its first checkpoint has no latest: Create refuses it and Latest reports
+// it (both with ErrNoCheckpoint, saying to start over with --restart), and
+// Restart clears it and starts it anew.
 //
 // Not guaranteed: durability against power loss rests on the file system
-// honouring fsync; metrics.jsonl may hold records logged after the
-// checkpoint a resumed run continues from (they are logged again); a
-// checkpoint saved for the first time but not yet named by latest when
-// the process died is not resumed from (the run counts as having no
-// checkpoint, so Restart clears it); and on Windows the holder's
-// PID cannot be read while it holds the lock, so the error does not name it.
+// honouring fsync; a checkpoint saved for the first time but not yet named
+// by latest when the process died is not resumed from (the run counts as
+// having no checkpoint, so Restart clears it); and on Windows the holder's
+// PID cannot be read while it holds the lock, so the error does not name
+// it.
 package run
 
 import (
@@ -582,6 +583,48 @@ func (d *Dir) Log(record map[string]any) error {
 	}
 	_, err = d.metrics.Write(append(b, '\n'))
 	return err
+}
+
+// DropMetrics removes the records drop selects from metrics.jsonl — those
+// a resumed run logged after the checkpoint it continues from, and will log
+// again — and returns how many it removed. The file is replaced
+// atomically; lines that are not JSON objects are kept.
+func (d *Dir) DropMetrics(drop func(record map[string]any) bool) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.metrics == nil {
+		return 0, d.notWritable()
+	}
+	path := d.join(metricsName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var kept bytes.Buffer
+	dropped := 0
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		var rec map[string]any
+		if len(line) > 0 && json.Unmarshal(line, &rec) == nil && rec != nil && drop(rec) {
+			dropped++
+			continue
+		}
+		kept.Write(line)
+	}
+	if dropped == 0 {
+		return 0, nil
+	}
+	if err := atomicfile.Write(path, kept.Bytes()); err != nil {
+		return 0, err
+	}
+	// The open file is the one replaced: append to the new one.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_RDWR, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	old := d.metrics
+	d.metrics = f
+	old.Close() // its contents are in the new file
+	return dropped, nil
 }
 
 func (d *Dir) notWritable() error {

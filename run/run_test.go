@@ -367,6 +367,45 @@ func TestOpenReadsWithoutLockingOrWriting(t *testing.T) {
 	}
 }
 
+// TestDropMetrics checks that DropMetrics removes the records it selects,
+// keeps lines that are not records, and leaves the file open for the
+// records logged next; and that it fails on a run opened to read.
+func TestDropMetrics(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run")
+	d, err := Create(path, []byte("a: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for step := 1; step <= 4; step++ {
+		d.Log(map[string]any{"step": step})
+	}
+	metrics := filepath.Join(path, "metrics.jsonl")
+	f, _ := os.OpenFile(metrics, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("not json\n")
+	f.Close()
+	n, err := d.DropMetrics(func(r map[string]any) bool { return r["step"].(float64) > 2 })
+	if err != nil || n != 2 {
+		t.Fatalf("dropped %d: %v", n, err)
+	}
+	if err := d.Log(map[string]any{"step": 3}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(metrics)
+	var steps []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		step, _, _ := strings.Cut(strings.TrimPrefix(line, `{"step":`), ",")
+		steps = append(steps, step)
+	}
+	if got := strings.Join(steps, " "); got != "1 2 not json 3" {
+		t.Errorf("metrics.jsonl after dropping steps 3 and 4 and logging 3: %s", got)
+	}
+	r, _ := Open(path)
+	if _, err := r.DropMetrics(func(map[string]any) bool { return true }); err == nil {
+		t.Error("DropMetrics on a run opened to read")
+	}
+}
+
 // generation returns the files of a checkpoint, all holding gen.
 func generation(gen string) map[string][]byte {
 	return map[string][]byte{"model.bin": []byte(gen), "state.json": []byte(gen), "tokenizer.json": []byte(gen)}

@@ -10,6 +10,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,17 +69,22 @@ type Scores struct {
 }
 
 // Window is what the loop measured over the steps since the last train
-// record, for a Recorder.
+// record, for a Recorder. A train record is logged every logEvery steps
+// and at the end; checkpoints keep the window, so that a resumed run logs
+// the records an uninterrupted one does.
 type Window struct {
-	Steps int
+	Steps int `json:"steps"`
 	// Losses sums each loss term over the steps.
-	Losses map[string]float64
+	Losses map[string]float64 `json:"losses"`
 	// GradNorm is the gradient norm of the last update (0 without
 	// clipping).
-	GradNorm float64
+	GradNorm float64 `json:"grad_norm"`
 	// Tokens counts the real tokens of the whole run so far.
-	Tokens int64
+	Tokens int64 `json:"-"`
 }
+
+// logEvery is how many steps a train record spans.
+const logEvery = 50
 
 // Recorder is a Job that writes its own fields of a train record (the
 // loop's default is loss_NAME, the mean of each loss term).
@@ -142,7 +148,10 @@ type State struct {
 	// Tokens and TrainSeconds measure the throughput of the steps alone.
 	Tokens       int64           `json:"tokens"`
 	TrainSeconds float64         `json:"train_seconds"`
-	Job          json.RawMessage `json:"job,omitempty"`
+	// Window is what the next train record will report of the steps so
+	// far.
+	Window Window          `json:"window"`
+	Job    json.RawMessage `json:"job,omitempty"`
 }
 
 // Run trains job from the start, or from the checkpoint in resume (its
@@ -181,7 +190,10 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 	progress := run.Progress{W: l.Log, Total: l.Steps}
 	progress.Start(l.state.Step)
 	start := time.Now()
-	w := Window{Losses: map[string]float64{}}
+	w := &l.state.Window
+	if w.Losses == nil {
+		w.Losses = map[string]float64{}
+	}
 	var tokens, padded int
 	var secs float64
 	for l.state.Step < l.Steps {
@@ -235,7 +247,7 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 			l.AfterStep(l.state.Step)
 		}
 		final := l.state.Step == l.Steps
-		if w.Steps == 50 || final {
+		if l.state.Step%logEvery == 0 || final {
 			rec := map[string]any{"step": l.state.Step, "split": "train", "tokens_per_s": float64(tokens) / secs}
 			if padded > 0 {
 				rec["padded_tokens_per_s"] = float64(padded) / secs
@@ -245,7 +257,7 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 			}
 			w.Tokens = l.state.Tokens
 			if r, ok := l.job.(Recorder); ok {
-				for k, v := range r.Record(w) {
+				for k, v := range r.Record(*w) {
 					rec[k] = v
 				}
 			} else {
@@ -256,7 +268,7 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 			if err := l.log(rec); err != nil {
 				return err
 			}
-			w = Window{Losses: map[string]float64{}}
+			*w = Window{Losses: map[string]float64{}}
 			tokens, padded, secs = 0, 0, 0
 		}
 		evaluate := final || (every > 0 && l.state.Step%every == 0)
@@ -424,5 +436,29 @@ func (l *Loop) restore(dir string) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	return nil
+	dropped, err := l.Dir.DropMetrics(l.loggedAfter(l.state.Step))
+	if dropped > 0 {
+		fmt.Fprintf(l.Log, "%d metrics records of steps after %d dropped (they are logged again)\n", dropped, l.state.Step)
+	}
+	return err
+}
+
+// loggedAfter selects the records this loop logged after step: those with
+// its fields and a later step.
+func (l *Loop) loggedAfter(step int) func(map[string]any) bool {
+	fields := map[string]any{}
+	maps.Copy(fields, l.Fields)
+	want, _ := json.Marshal(fields) // as the records hold them
+	return func(rec map[string]any) bool {
+		s, ok := rec["step"].(float64)
+		if !ok || s <= float64(step) {
+			return false
+		}
+		own := map[string]any{}
+		for k := range l.Fields {
+			own[k] = rec[k]
+		}
+		got, _ := json.Marshal(own)
+		return bytes.Equal(got, want)
+	}
 }

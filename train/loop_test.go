@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -191,20 +192,23 @@ func TestSelectionPatienceAndAccumulation(t *testing.T) {
 	}
 }
 
-// TestResumeIsExact interrupts a run and resumes it: the weights, the
-// optimiser's state and the job's state equal an uninterrupted run's.
+// TestResumeIsExact interrupts a run of 120 steps at step 60 and resumes
+// it: the weights, the optimiser's state, the job's state and the records
+// logged (timing apart) equal an uninterrupted run's — also when a killed
+// process had logged records after its last checkpoint, which the resumed
+// run drops and logs again.
 func TestResumeIsExact(t *testing.T) {
 	tmp := t.TempDir()
 	a := newToy()
-	if err := loop(t, filepath.Join(tmp, "a"), base(), 6, a, false).Run(context.Background(), a, ""); err != nil {
+	if err := loop(t, filepath.Join(tmp, "a"), base(), 120, a, false).Run(context.Background(), a, ""); err != nil {
 		t.Fatal(err)
 	}
 	b := newToy()
 	dirB := filepath.Join(tmp, "b")
-	l := loop(t, dirB, base(), 6, b, false)
+	l := loop(t, dirB, base(), 120, b, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.AfterStep = func(step int) {
-		if step == 3 {
+		if step == 60 {
 			cancel()
 		}
 	}
@@ -212,32 +216,70 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatalf("interrupted run: %v", err)
 	}
 	l.Dir.Close()
+	// What a process killed at step 110 would have logged since.
+	var killed []byte
+	for _, r := range records(t, filepath.Join(tmp, "a")) {
+		if step := r["step"].(float64); step > 60 && step < 120 {
+			line, _ := json.Marshal(r)
+			killed = append(append(killed, line...), '\n')
+		}
+	}
+	if len(killed) == 0 {
+		t.Fatal("the uninterrupted run logged nothing between steps 60 and 120")
+	}
+	f, err := os.OpenFile(filepath.Join(dirB, "metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(killed)
+	f.Close()
 	resumed := newToy()
-	l = loop(t, dirB, base(), 6, resumed, true)
+	l = loop(t, dirB, base(), 120, resumed, true)
 	latest, err := l.Dir.Latest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := safetensors.ReadFile(filepath.Join(latest, "weights.safetensors"))
+	w, err := safetensors.ReadFile(filepath.Join(latest, "weights.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := encoder.LoadTensors(resumed.params(), f.Tensors()); err != nil {
+	if err := encoder.LoadTensors(resumed.params(), w.Tensors()); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Run(context.Background(), resumed, latest); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"weights.safetensors", "optimizer.safetensors"} {
-		x, _ := os.ReadFile(filepath.Join(tmp, "a", "checkpoints", "step-0000006", name))
-		y, _ := os.ReadFile(filepath.Join(dirB, "checkpoints", "step-0000006", name))
+		x, _ := os.ReadFile(filepath.Join(tmp, "a", "checkpoints", "step-0000120", name))
+		y, _ := os.ReadFile(filepath.Join(dirB, "checkpoints", "step-0000120", name))
 		if len(x) == 0 || !bytes.Equal(x, y) {
 			t.Errorf("%s differs between the uninterrupted and the resumed run", name)
 		}
 	}
-	if resumed.drawn != 6 {
-		t.Errorf("the job's state: %d batches drawn, want 6", resumed.drawn)
+	if resumed.drawn != 120 {
+		t.Errorf("the job's state: %d batches drawn, want 120", resumed.drawn)
 	}
+	var got []map[string]any
+	for _, r := range untimed(records(t, dirB)) {
+		if r["event"] == nil { // the interruption's own record
+			got = append(got, r)
+		}
+	}
+	if want := untimed(records(t, filepath.Join(tmp, "a"))); !reflect.DeepEqual(got, want) {
+		t.Errorf("records of the resumed run:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// untimed drops the fields that vary from run to run: time and speed.
+func untimed(recs []map[string]any) []map[string]any {
+	for _, r := range recs {
+		for k := range r {
+			if k == "time" || strings.HasSuffix(k, "per_s") || strings.HasSuffix(k, "seconds") {
+				delete(r, k)
+			}
+		}
+	}
+	return recs
 }
 
 // TestValidate checks that every out-of-range value is refused, naming
