@@ -146,8 +146,8 @@ type State struct {
 	BestStep int     `json:"best_step"`
 	Stale    int     `json:"stale"`
 	// Tokens and TrainSeconds measure the throughput of the steps alone.
-	Tokens       int64           `json:"tokens"`
-	TrainSeconds float64         `json:"train_seconds"`
+	Tokens       int64   `json:"tokens"`
+	TrainSeconds float64 `json:"train_seconds"`
 	// Window is what the next train record will report of the steps so
 	// far.
 	Window Window          `json:"window"`
