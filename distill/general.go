@@ -178,7 +178,7 @@ func (g *general) setup() error {
 	if g.steps == 0 {
 		g.steps = int(math.Ceil(tr.Epochs * float64(g.perEpoch)))
 	}
-	g.steps = (g.steps + tr.Accumulate - 1) / tr.Accumulate * tr.Accumulate
+	g.steps = tr.WholeUpdates(g.steps)
 	return nil
 }
 

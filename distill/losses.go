@@ -330,7 +330,7 @@ func intermediateLosses(res, tres *encoder.Result, layers LayerMap, proj *encode
 			return nil, fmt.Errorf("layer map %d → %d: the forward passes have %d and %d hidden states", s, t, len(res.HiddenStates), len(tres.HiddenStates))
 		}
 		states, target, kept := res.HiddenStates[s], tres.HiddenStates[t], keep
-		units := words != nil && (s > words.After || words.After == 0)
+		units := words.Pooled(s)
 		if units {
 			target, kept = pool.Pool(target), unitKeep
 		}

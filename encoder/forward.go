@@ -64,6 +64,11 @@ type WordPooling struct {
 	Types        []int
 }
 
+// Pooled reports whether hidden state n is over words rather than pieces:
+// every state above After, and all of them when After is 0. A nil w pools
+// nothing.
+func (w *WordPooling) Pooled(n int) bool { return w != nil && (n > w.After || w.After == 0) }
+
 // PoolAttention is the word pooling mode that learns which pieces of a
 // word count: WordPooling.Score scores each piece, and a word is the
 // softmax-weighted average of its pieces (a zero Score pools the mean).

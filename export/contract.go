@@ -42,11 +42,17 @@ const (
 // units, hidden].
 func HiddenOutput(n int) string { return "hidden_states." + strconv.Itoa(n) }
 
+// hiddenIndex returns n when name is HiddenOutput(n).
+func hiddenIndex(name string) (int, bool) {
+	var n int
+	_, err := fmt.Sscanf(name, "hidden_states.%d", &n)
+	return n, err == nil && name == HiddenOutput(n)
+}
+
 // readsUnits reports whether task t reads states pooled over words in m's
 // encoder rather than pieces.
 func readsUnits(m *model.Model, t *tasks.Task) bool {
-	p := m.Config.WordPooling
-	return p != nil && t.Data.WordLevel && (t.Deepest() > p.After || p.After == 0)
+	return t.Data.WordLevel && m.EncoderWordPooling().Pooled(t.Deepest())
 }
 
 // Inputs returns the inputs the exported graph of m takes: the encoder's

@@ -63,8 +63,7 @@ func GoOutputs(m *model.Model, d *datasets.Dataset, b *tasks.Batch, names []stri
 	ts := m.TasksOf(d)
 	deepest := model.Depth(ts)
 	for _, name := range names {
-		var n int
-		if _, err := fmt.Sscanf(name, "hidden_states.%d", &n); err == nil {
+		if n, ok := hiddenIndex(name); ok {
 			deepest = max(deepest, n)
 		}
 	}
@@ -134,8 +133,7 @@ func Compare(m *model.Model, r Runner, outputs []string, dataset, path string, s
 		}
 	}
 	for _, name := range outputs {
-		var n int
-		if _, err := fmt.Sscanf(name, "hidden_states.%d", &n); err == nil && name == HiddenOutput(n) {
+		if _, ok := hiddenIndex(name); ok {
 			names = append(names, name)
 		}
 	}

@@ -75,11 +75,7 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 	if err != nil {
 		return err
 	}
-	from := cfg.Model
-	if ckDir != "" {
-		from = ckDir
-	}
-	loop, err := j.setup(from, ckDir, ckDir != "")
+	loop, err := j.setup(ckDir)
 	if err != nil {
 		return err
 	}
@@ -87,10 +83,14 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 	return loop.Run(ctx, j, ckDir)
 }
 
-// setup builds the model (from the checkpoint ckDir when resuming), reads
-// the data and plans the run.
-func (j *job) setup(from, ckDir string, resume bool) (*train.Loop, error) {
+// setup builds the model (from the checkpoint ckDir when resuming, that
+// is when ckDir is not empty), reads the data and plans the run.
+func (j *job) setup(ckDir string) (*train.Loop, error) {
 	cfg, tr := j.cfg, j.cfg.Train
+	resume, from := ckDir != "", cfg.Model
+	if resume {
+		from = ckDir
+	}
 	ck, err := loader.Open(from)
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func (j *job) setup(from, ckDir string, resume bool) (*train.Loop, error) {
 	case tr.Steps == 0:
 		steps = int(math.Ceil(tr.Epochs * float64(j.perEpoch)))
 	}
-	steps = (steps + tr.Accumulate - 1) / tr.Accumulate * tr.Accumulate
+	steps = tr.WholeUpdates(steps)
 	selected := tr.Select
 	if selected == "" {
 		selected = first.MainMetric(m.Tasks[0])

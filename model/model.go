@@ -20,6 +20,7 @@ import (
 	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
@@ -104,7 +105,7 @@ func (c *Config) Validate() error {
 		if p.Mode == "" {
 			p.Mode = "mean"
 		}
-		if !slices.Contains([]string{"mean", "sum", "first", "last", "attention"}, p.Mode) || p.After < 0 {
+		if !slices.Contains(heads.PoolModes, p.Mode) || p.After < 0 {
 			return fmt.Errorf("word_pooling: mode must be mean, sum, first, last or attention and after not negative")
 		}
 	}

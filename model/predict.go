@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"iter"
@@ -224,9 +223,5 @@ func (m *Model) PredictFile(dataset, in string, out io.Writer, size int, log io.
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(out)
-	if err := d.Write(w, exs, m.TasksOf(d), preds); err != nil {
-		return err
-	}
-	return w.Flush()
+	return d.Write(out, exs, m.TasksOf(d), preds) // each format buffers its writes
 }

@@ -86,7 +86,7 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 		return err
 	}
 	tr := cfg.Train
-	steps := (tr.Steps + tr.Accumulate - 1) / tr.Accumulate * tr.Accumulate
+	steps := tr.WholeUpdates(tr.Steps)
 	params := append(slices.Clone(t.model.NamedParams()), t.mlm.NamedParams()...)
 	if t.pair != nil {
 		params = append(params, pairParams(t.pair)...)

@@ -110,7 +110,7 @@ func (b *Batch) PoolWords(after int, mode kernels.PoolMode) {
 // UnitsAt reports whether hidden state n of a forward pass over the batch
 // is over the word units pooled in the encoder rather than over pieces.
 func (b *Batch) UnitsAt(n int) bool {
-	return b.Words != nil && (n > b.Words.After || b.Words.After == 0)
+	return b.Words.Pooled(n)
 }
 
 // FirstRow returns the batch row of example i's first window.

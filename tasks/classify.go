@@ -121,11 +121,5 @@ func (h *classifyHead) Export(in GraphInput) ([]*onnx.ValueInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, name := in.Graph(), in.Name()
-	logits, err := g.Linear(name+".out", x, h.classifier.Out)
-	if err != nil {
-		return nil, err
-	}
-	g.Rename(logits, LogitsOutput(name))
-	return []*onnx.ValueInfo{graph.FloatInfo(LogitsOutput(name), graph.Dims("batch", len(h.classifier.Labels)))}, nil
+	return exportLogits(in, x, h.classifier.Out, graph.Dims("batch", len(h.classifier.Labels)))
 }

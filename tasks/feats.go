@@ -3,7 +3,6 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -32,8 +31,8 @@ func (featsType) New(cfg *Config, d Data) (Head, error) {
 	if !d.WordLevel || !d.Has("feats") {
 		return nil, fmt.Errorf("a feats task needs data with a FEATS column (conllu), %s is %s", d.Name, d.Format)
 	}
-	if !slices.Contains(heads.PoolModes, o.Pooling) {
-		return nil, fmt.Errorf("pooling must be one of %v, got %q", heads.PoolModes, o.Pooling)
+	if err := checkPooling(o.Pooling); err != nil {
+		return nil, err
 	}
 	return &featsHead{wordLabels: wordLabels{name: cfg.Name, pooling: o.Pooling, sigmoid: true}}, nil
 }

@@ -3,7 +3,6 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/nlpodyssey/spago/mat"
 
@@ -36,12 +35,13 @@ func (lemmaType) Options() any { return &LemmaOptions{Pooling: "first", Candidat
 
 func (lemmaType) New(cfg *Config, d Data) (Head, error) {
 	o := cfg.Options.(*LemmaOptions)
-	switch {
-	case !d.WordLevel || !d.Has("lemma"):
+	if !d.WordLevel || !d.Has("lemma") {
 		return nil, fmt.Errorf("a lemma task needs data with a LEMMA column (conllu), %s is %s", d.Name, d.Format)
-	case !slices.Contains(heads.PoolModes, o.Pooling):
-		return nil, fmt.Errorf("pooling must be one of %v, got %q", heads.PoolModes, o.Pooling)
-	case o.Candidates < 1:
+	}
+	if err := checkPooling(o.Pooling); err != nil {
+		return nil, err
+	}
+	if o.Candidates < 1 {
 		return nil, fmt.Errorf("candidates must be at least 1, got %d", o.Candidates)
 	}
 	return &lemmaHead{wordLabels: wordLabels{name: cfg.Name, pooling: o.Pooling}, opt: *o}, nil

@@ -45,9 +45,11 @@ func (parseType) New(cfg *Config, d Data) (Head, error) {
 		return nil, fmt.Errorf("a parse task needs data with HEAD and DEPREL columns (conllu), %s is %s", d.Name, d.Format)
 	case !slices.Contains(heads.Decoders, o.Decoder):
 		return nil, fmt.Errorf("decoder must be one of %v, got %q", heads.Decoders, o.Decoder)
-	case !slices.Contains(heads.PoolModes, o.Pooling):
-		return nil, fmt.Errorf("pooling must be one of %v, got %q", heads.PoolModes, o.Pooling)
-	case o.ArcMLP < 1 || o.RelMLP < 1:
+	}
+	if err := checkPooling(o.Pooling); err != nil {
+		return nil, err
+	}
+	if o.ArcMLP < 1 || o.RelMLP < 1 {
 		return nil, fmt.Errorf("arc_mlp and rel_mlp must be positive")
 	}
 	return &parseHead{name: cfg.Name, pooling: o.Pooling, opt: *o}, nil

@@ -49,8 +49,8 @@ func (tagType) New(cfg *Config, d Data) (Head, error) {
 	if !slices.Contains(columns, o.Column) {
 		return nil, fmt.Errorf("column must be one of %s, got %q", strings.Join(columns, ", "), o.Column)
 	}
-	if !slices.Contains(heads.PoolModes, o.Pooling) {
-		return nil, fmt.Errorf("pooling must be one of %v, got %q", heads.PoolModes, o.Pooling)
+	if err := checkPooling(o.Pooling); err != nil {
+		return nil, err
 	}
 	return &tagHead{wordLabels: wordLabels{name: cfg.Name, pooling: o.Pooling}, opt: *o, scheme: d.Scheme}, nil
 }

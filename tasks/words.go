@@ -29,6 +29,15 @@ type wordLabels struct {
 	sigmoid bool
 }
 
+// checkPooling refuses a way of pooling a word's pieces that
+// heads.NewWordPooler does not know, when a task is configured.
+func checkPooling(mode string) error {
+	if !slices.Contains(heads.PoolModes, mode) {
+		return fmt.Errorf("pooling must be one of %v, got %q", heads.PoolModes, mode)
+	}
+	return nil
+}
+
 func (w *wordLabels) buildPooler(hidden int, rng *rand.Rand) error {
 	var err error
 	w.pooler, err = heads.NewWordPooler(w.pooling, hidden, rng)
@@ -107,16 +116,16 @@ func logitsFromGraph(name string, k int, outs map[string]*tensor.Tensor, b *Batc
 	return &logitScores{logits: kernels.NewMatrix(len(counts)*W, k, v), layout: wordLayout{counts: counts, W: W}}, nil
 }
 
-// exportLogits adds a linear layer on word slots as the task's logits
-// output.
-func exportLogits(in GraphInput, x string, out *encoder.Linear, k int) ([]*onnx.ValueInfo, error) {
+// exportLogits adds the linear layer out on x as the task's logits output,
+// of the given shape.
+func exportLogits(in GraphInput, x string, out *encoder.Linear, shape *onnx.Shape) ([]*onnx.ValueInfo, error) {
 	g, name := in.Graph(), in.Name()
 	logits, err := g.Linear(name+".out", x, out)
 	if err != nil {
 		return nil, err
 	}
 	g.Rename(logits, LogitsOutput(name))
-	return []*onnx.ValueInfo{graph.FloatInfo(LogitsOutput(name), graph.Dims("examples", "words", k))}, nil
+	return []*onnx.ValueInfo{graph.FloatInfo(LogitsOutput(name), shape)}, nil
 }
 
 // LogitsOutput names the output of a task that scores labels: logits
@@ -166,7 +175,7 @@ func (w *wordLabels) Export(in GraphInput) ([]*onnx.ValueInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return exportLogits(in, x, w.out, w.labels)
+	return exportLogits(in, x, w.out, graph.Dims("examples", "words", w.labels))
 }
 
 // same returns n copies of k.

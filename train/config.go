@@ -85,6 +85,12 @@ func (c *Config) Validate(where string) error {
 	return errors.Join(errs...)
 }
 
+// WholeUpdates rounds steps up to a whole number of updates: a multiple
+// of Accumulate.
+func (c *Config) WholeUpdates(steps int) int {
+	return (steps + c.Accumulate - 1) / c.Accumulate * c.Accumulate
+}
+
 // EvalBatch returns the batch size of evaluations.
 func (c *Config) EvalBatch() int {
 	if c.EvalBatchSize == 0 {

@@ -130,11 +130,10 @@ type Loop struct {
 	// AfterStep, if set (by tests), is called after every step.
 	AfterStep func(step int)
 
-	job      Job
-	opts     []*optim.AdamW
-	params   []encoder.NamedParam
-	state    State
-	jobState json.RawMessage
+	job    Job
+	opts   []*optim.AdamW
+	params []encoder.NamedParam
+	state  State
 }
 
 // State is what a checkpoint records of the loop's progress.
