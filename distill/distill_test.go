@@ -445,6 +445,14 @@ threads: 2
 	if _, err := os.Stat(filepath.Join(base, "resumed", "checkpoints", "step-0000002")); err != nil {
 		t.Fatal(err)
 	}
+	// A latest naming no checkpoint of the run is an error, not a fresh start.
+	latest := filepath.Join(base, "resumed", "latest")
+	good, _ := os.ReadFile(latest)
+	os.WriteFile(latest, []byte("../../x\n"), 0o644)
+	if err := Run(context.Background(), cfg, raw, run.Continue, io.Discard); err == nil || !strings.Contains(err.Error(), "not a checkpoint of this run") {
+		t.Fatalf("resuming with a broken latest: %v", err)
+	}
+	os.WriteFile(latest, good, 0o644)
 	runJob(t, raw, true)
 	a, err := os.ReadFile(filepath.Join(base, "plain", "checkpoints", generalName, "model.safetensors"))
 	if err != nil {

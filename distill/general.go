@@ -3,6 +3,7 @@ package distill
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -75,6 +76,9 @@ func runGeneral(ctx context.Context, cfg *Config, dir *run.Dir, from string, tea
 	}
 	start := from
 	latest, err := dir.Latest()
+	if err != nil && !errors.Is(err, run.ErrNoCheckpoint) {
+		return "", err // a latest that names no checkpoint of the run: not a reason to start over
+	}
 	resume := err == nil
 	if resume {
 		start = latest
