@@ -27,7 +27,8 @@ type Options struct {
 	// Depth runs only the first Depth layers (0 runs all). Tasks that read
 	// low layers need no more; the pooler runs only at full depth.
 	Depth int
-	// Attentions keeps every layer's attention probabilities.
+	// Attentions keeps every layer's attention probabilities (over the
+	// merged units in the layers that run on them).
 	Attentions bool
 	// Scores lists layers (1-based) whose attention scores to return as
 	// differentiable tensors, for losses on them (distillation). Each costs
@@ -36,6 +37,26 @@ type Options struct {
 	// Words, when set, pools the wordpieces of each word into one position
 	// partway through the encoder (see WordPooling).
 	Words *WordPooling
+	// Merge, when set, merges positions into fewer units between layers
+	// and maps the states above the merges back to the positions (token
+	// merging; see Merger).
+	Merge Merger
+}
+
+// Merger merges the positions of a forward pass into fewer units between
+// layers, so that the layers above run on shorter sequences, and maps
+// their outputs back to the positions below the first merge (U-Net style),
+// so that whoever reads the hidden states sees the same positions with
+// or without merging. A Merger serves one forward pass.
+type Merger interface {
+	// Merge is called before layer l (1-based) runs with its input x
+	// over the current positions and their mask, and returns the layer's
+	// input and mask: x and mask themselves when nothing is merged there.
+	Merge(l int, x mat.Tensor, mask *kernels.Mask) (mat.Tensor, *kernels.Mask, error)
+	// Unmerge returns hidden state n (layer n's output, over the units of
+	// the merges below layer n+1) over the positions before the first
+	// merge.
+	Unmerge(n int, h mat.Tensor) mat.Tensor
 }
 
 // WordPooling shortens the sequences of a batch partway through the
@@ -101,6 +122,9 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 	if opt.Train && opt.RNG == nil {
 		return nil, fmt.Errorf("encoder: training forward pass without an RNG for dropout")
 	}
+	if opt.Merge != nil && len(opt.Scores) > 0 {
+		return nil, fmt.Errorf("encoder: attention scores of merged layers are over units, not tokens: no scores with token merging")
+	}
 	depth := len(m.Layers)
 	if opt.Depth > 0 && opt.Depth < depth {
 		depth = opt.Depth
@@ -141,6 +165,9 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 	if len(opt.Scores) > 0 {
 		res.Scores = make([]mat.Tensor, depth)
 	}
+	// The hidden states above merged are over merged units; seqBefore is
+	// the sequence length below the first merge.
+	merged, seqBefore := -1, 0
 	for i, l := range m.Layers[:depth] {
 		if w != nil && w.After > 0 && i == w.After {
 			x = w.Pool(x)
@@ -149,6 +176,15 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 		}
 		if m.LayerInput != nil && (w == nil || w.After == 0 || i < w.After) {
 			x = m.LayerInput.Input(i+1, res.HiddenStates)
+		}
+		if opt.Merge != nil {
+			before := mask
+			if x, mask, err = opt.Merge.Merge(i+1, x, mask); err != nil {
+				return nil, err
+			}
+			if mask != before && merged < 0 {
+				merged, seqBefore = i, before.Seq
+			}
 		}
 		var probs []float32
 		var scores mat.Tensor
@@ -160,6 +196,12 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 		if opt.Attentions {
 			res.Attentions = append(res.Attentions, probs)
 		}
+	}
+	if merged >= 0 {
+		for n := merged + 1; n < len(res.HiddenStates); n++ {
+			res.HiddenStates[n] = opt.Merge.Unmerge(n, res.HiddenStates[n])
+		}
+		x, seq = res.HiddenStates[depth], seqBefore
 	}
 	if m.Pooler != nil && depth == len(m.Layers) {
 		first := make([]int, size)

@@ -312,7 +312,14 @@ func (j *job) Step(s int) (train.Stats, error) {
 		st.Tokens += b.Tokens
 		st.Padded += b.Enc.Size * b.Enc.Seq
 		ts := byDataset[d]
-		opt := encoder.Options{Train: true, RNG: rng, Depth: model.Depth(ts), Words: b.Words}
+		merge, err := j.m.Merger(true)
+		if err != nil {
+			return st, err
+		}
+		opt := encoder.Options{Train: true, RNG: rng, Depth: j.depth(ts), Words: b.Words}
+		if merge != nil { // a nil *Merger is not a nil encoder.Merger
+			opt.Merge = merge
+		}
 		var hb *Batch
 		if j.hook != nil {
 			hb = j.hookBatch(d, b, ts)
@@ -343,6 +350,13 @@ func (j *job) Step(s int) (train.Stats, error) {
 			weights = append(weights, float32(w/acc))
 			st.Losses[t.Config.Name] = w * float64(kernels.Values(l)[0])
 		}
+		if h := j.m.Hierarchy(); h != nil {
+			hl, err := h.Losses(res.HiddenStates, b, d.Name)
+			if err != nil {
+				return st, fmt.Errorf("%s: %w", d.Config.Train, err)
+			}
+			extra.Terms, extra.Weights, extra.Names = append(extra.Terms, hl.Terms...), append(extra.Weights, hl.Weights...), append(extra.Names, hl.Names...)
+		}
 		for i, l := range extra.Terms {
 			terms = append(terms, l)
 			weights = append(weights, float32(float64(extra.Weights[i])/acc))
@@ -356,6 +370,21 @@ func (j *job) Step(s int) (train.Stats, error) {
 		}
 	}
 	return st, nil
+}
+
+// depth returns how deep a training forward pass on a batch for tasks ts
+// runs: as deep as they read, or as the hierarchy's losses read.
+func (j *job) depth(ts []*tasks.Task) int {
+	d := model.Depth(ts)
+	if c := j.m.Config.Hierarchy; c != nil {
+		if s := c.Similarity; s != nil {
+			d = max(d, slices.Max(s.Layers))
+		}
+		if s := c.Syntax; s != nil && slices.ContainsFunc(ts, func(t *tasks.Task) bool { return t.Config.Dataset == s.Dataset }) {
+			d = max(d, slices.Max(s.Layers))
+		}
+	}
+	return d
 }
 
 // loss returns task t's training loss on a batch from the hidden states of

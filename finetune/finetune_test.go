@@ -15,6 +15,7 @@ import (
 
 	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/datasets"
+	"github.com/hiertune/hiertune/hierarchy"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/run"
@@ -156,8 +157,21 @@ func TestRunEvalPredict(t *testing.T) {
 // TestResumeIsExact interrupts a run, resumes it and compares the final
 // weights with those of an uninterrupted run.
 func TestResumeIsExact(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { resumeIsExact(t, "") })
+	t.Run("hierarchy", func(t *testing.T) { resumeIsExact(t, hierarchyBlock) })
+}
+
+// hierarchyBlock turns on every part of the soft hierarchy.
+const hierarchyBlock = `hierarchy:
+  dim: 8
+  similarity: {weight: 0.5}
+  syntax: {dataset: ewt, weight: 0.1}
+  merge: {after: [1], ratio: 0.3, train: true}
+`
+
+func resumeIsExact(t *testing.T, block string) {
 	dir := t.TempDir()
-	body := strings.Replace(hierBody, `eval_every: 4`, `eval_every: 3`, 1)
+	body := block + strings.Replace(hierBody, `eval_every: 4`, `eval_every: 3`, 1)
 	cfgA, rawA := jobConfig(t, filepath.Join(dir, "a"), body)
 	if err := Run(context.Background(), cfgA, rawA, run.New, io.Discard, nil); err != nil {
 		t.Fatal(err)
@@ -183,6 +197,68 @@ func TestResumeIsExact(t *testing.T) {
 		if len(a) == 0 || !bytes.Equal(a, b) {
 			t.Errorf("%s differs between the uninterrupted and the resumed run", f)
 		}
+	}
+}
+
+// TestHierarchy trains with the regulariser, the syntactic supervision and
+// merging in training, and checks their losses are logged, the
+// projections saved, and that eval on the saved model (merging as the
+// configuration says, or as --merge overrides) reproduces the run.
+func TestHierarchy(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	m, logged := trainAndOpen(t, out, hierarchyBlock+strings.Replace(hierBody, "steps: 8", "steps: 4", 1))
+	var train map[string]any
+	for _, r := range metricsLines(t, out) {
+		if r["split"] == "train" {
+			train = r
+		}
+	}
+	for _, k := range []string{"loss_hier_sim", "loss_hier_syntax"} {
+		if v, ok := train[k].(float64); !ok || v <= 0 || math.IsNaN(v) {
+			t.Errorf("train record %s = %v", k, train[k])
+		}
+	}
+	if m.Hierarchy() == nil || m.Merge() == nil {
+		t.Fatal("the saved model has no hierarchy or no merging")
+	}
+	scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ewt.upos", "ewt.las"} {
+		if scores[k] != logged[k] {
+			t.Errorf("%s: eval %v, logged %v", k, scores[k], logged[k])
+		}
+	}
+	// Merging by keys needs no hierarchy; by hierarchy at a ratio of 0 is
+	// the unmerged model.
+	if err := m.SetMerge(&hierarchy.MergeConfig{By: hierarchy.ByKeys, After: []int{1}, Ratio: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Evaluate("", ewtDev, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMerge(&hierarchy.MergeConfig{After: []int{1}}); err != nil {
+		t.Fatal(err)
+	}
+	zero, err := m.Evaluate("", ewtDev, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMerge(nil); err != nil {
+		t.Fatal(err)
+	}
+	none, err := m.Evaluate("", ewtDev, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ewt.upos", "ewt.las", "ewt.feats"} {
+		if zero[k] != none[k] {
+			t.Errorf("%s: merging nothing %v, not merging %v", k, zero[k], none[k])
+		}
+	}
+	if err := m.SetMerge(&hierarchy.MergeConfig{After: []int{2}}); err == nil {
+		t.Error("merging after the last layer was accepted")
 	}
 }
 

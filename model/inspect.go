@@ -1,8 +1,12 @@
 package model
 
 import (
+	"github.com/nlpodyssey/spago/mat"
+
+	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/tasks"
 )
 
 // Reading says how a task reads the encoder: its layer, or its mix of layers
@@ -131,4 +135,24 @@ func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 		}
 	}
 	return ins, nil
+}
+
+// Hidden runs the encoder, unmerged and as deep as it goes, over examples
+// of dataset d in batches, and calls fn with each batch and its hidden
+// states.
+func (m *Model) Hidden(d *datasets.Dataset, exs []*tasks.Example, fn func(b *tasks.Batch, hidden []mat.Tensor) error) error {
+	arena := kernels.NewArena()
+	kernels.UseArena(arena)
+	defer kernels.UseArena(nil)
+	for _, b := range m.Batches(d, exs, 0) {
+		res, err := m.Encoder.Forward(b.Enc, encoder.Options{Words: b.Words})
+		if err != nil {
+			return err
+		}
+		if err := fn(b, res.HiddenStates); err != nil {
+			return err
+		}
+		arena.Reset()
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
+	"github.com/hiertune/hiertune/hierarchy"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
@@ -59,9 +60,12 @@ type Config struct {
 	WordPooling *WordPoolingConfig `yaml:"word_pooling"`
 	// DepthMixing, "static" or "attention", feeds each encoder layer a
 	// learned mix of all earlier outputs (adapters.DepthMixer); "" is off.
-	DepthMixing string                     `yaml:"depth_mixing"`
-	Datasets    map[string]datasets.Config `yaml:"datasets"`
-	Tasks       []tasks.Config             `yaml:"tasks"`
+	DepthMixing string `yaml:"depth_mixing"`
+	// Hierarchy gives tokens hierarchy vectors, trains them and merges
+	// tokens by them (nil: none; see package hierarchy).
+	Hierarchy *hierarchy.Config          `yaml:"hierarchy"`
+	Datasets  map[string]datasets.Config `yaml:"datasets"`
+	Tasks     []tasks.Config             `yaml:"tasks"`
 }
 
 // WordPoolingConfig is word pooling inside the encoder: from hidden state
@@ -156,7 +160,10 @@ type Model struct {
 	depth     *adapters.DepthMixer // nil: layers read the previous layer
 	// wordScore scores pieces for attention word pooling in the encoder.
 	wordScore *encoder.Linear
-	engine    Engine // nil: the Go encoder and heads (see SetEngine)
+	hier      *hierarchy.Module      // nil without hierarchy vectors
+	merge     *hierarchy.MergeConfig // the merging in use at inference, or nil
+	merged    [2]int                 // see MergeCounts
+	engine    Engine                 // nil: the Go encoder and heads (see SetEngine)
 
 	// Extra are parameters trained and saved with the heads (a
 	// distillation hook's projections).
@@ -217,6 +224,29 @@ func New(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 		if p.Mode == string(encoder.PoolAttention) {
 			m.wordScore = encoder.NewLinear(enc.Config.HiddenSize, 1) // zero: the mean
 		}
+	}
+	if h := cfg.Hierarchy; h != nil {
+		pooled := -1
+		if p := cfg.WordPooling; p != nil {
+			pooled = p.After
+		}
+		if err := h.Check(L, pooled, cfg.DepthMixing != ""); err != nil {
+			return nil, err
+		}
+		if s := h.Syntax; s != nil {
+			d, ok := cfg.Datasets[s.Dataset]
+			if !ok {
+				return nil, fmt.Errorf("hierarchy.syntax.dataset: no dataset %q", s.Dataset)
+			}
+			ds, err := datasets.New(s.Dataset, d)
+			if err != nil {
+				return nil, err
+			}
+			if !ds.Data.Has("head") {
+				return nil, fmt.Errorf("hierarchy.syntax.dataset: dataset %s (%s) has no dependency heads", s.Dataset, d.Format)
+			}
+		}
+		m.merge = h.Merge
 	}
 	names := make([]string, 0, len(cfg.Datasets))
 	for name := range cfg.Datasets {
@@ -300,7 +330,57 @@ func (m *Model) BuildHeads(labels map[string][]string, seed uint64) error {
 			}
 		}
 	}
+	if h := m.Config.Hierarchy; h != nil {
+		m.hier = hierarchy.New(h, c.HiddenSize, c.NumHiddenLayers, rng)
+	}
 	return nil
+}
+
+// Hierarchy returns the model's hierarchy projections, or nil.
+func (m *Model) Hierarchy() *hierarchy.Module { return m.hier }
+
+// SetMerge sets the token merging of inference (nil: none), in place of
+// the configuration's hierarchy.merge; merging by keys needs no hierarchy.
+func (m *Model) SetMerge(c *hierarchy.MergeConfig) error {
+	if c == nil {
+		m.merge = nil
+		return nil
+	}
+	L, from, pooled := m.Encoder.Config.NumHiddenLayers, m.Encoder.Config.NumHiddenLayers+1, -1
+	if m.hier != nil {
+		from = m.hier.Config.From
+	}
+	if p := m.Config.WordPooling; p != nil {
+		pooled = p.After
+	}
+	if err := c.Check(L, from, pooled, m.depth != nil); err != nil {
+		return err
+	}
+	if c.By == hierarchy.ByHierarchy && m.hier == nil {
+		return fmt.Errorf("merging by hierarchy: the model has no hierarchy vectors (merge by keys, or train it with a hierarchy block)")
+	}
+	m.merge = c
+	return nil
+}
+
+// Merge returns the token merging in use at inference, or nil.
+func (m *Model) Merge() *hierarchy.MergeConfig { return m.merge }
+
+// Merger returns the merger of one forward pass — in training only when
+// the merging says so — or nil when nothing is merged (set
+// encoder.Options.Merge only when it is not nil).
+func (m *Model) Merger(train bool) (*hierarchy.Merger, error) {
+	c := m.merge
+	if train {
+		c = nil
+		if h := m.Config.Hierarchy; h != nil && h.Merge != nil && h.Merge.Train {
+			c = h.Merge
+		}
+	}
+	if c == nil {
+		return nil, nil
+	}
+	return hierarchy.NewMerger(c, m.hier, m.Encoder)
 }
 
 // Labels returns every task's label vocabulary, by task name.
@@ -314,7 +394,7 @@ func (m *Model) Labels() map[string][]string {
 
 // HeadParams returns the parameters of all task heads, and of the adapters
 // inside the encoder (named "encoder.…"): the depth mixer and the word
-// pooling scorer, if any; then Extra.
+// pooling scorer, if any; the hierarchy projections; then Extra.
 func (m *Model) HeadParams() []encoder.NamedParam {
 	var ps []encoder.NamedParam
 	if s := m.wordScore; s != nil {
@@ -328,6 +408,9 @@ func (m *Model) HeadParams() []encoder.NamedParam {
 			np.Name = "encoder." + np.Name
 			ps = append(ps, np)
 		}
+	}
+	if m.hier != nil {
+		ps = append(ps, m.hier.NamedParams()...)
 	}
 	for _, t := range m.Tasks {
 		ps = append(ps, t.Params()...)

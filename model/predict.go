@@ -103,9 +103,22 @@ func (m *Model) Scores(d *datasets.Dataset, b *tasks.Batch, ts []*tasks.Task) (m
 	if m.engine != nil {
 		return m.engine.Scores(d, b, ts)
 	}
-	res, err := m.Encoder.Forward(b.Enc, encoder.Options{Depth: Depth(ts), Words: b.Words})
+	merge, err := m.Merger(false)
 	if err != nil {
 		return nil, err
+	}
+	opt := encoder.Options{Depth: Depth(ts), Words: b.Words}
+	if merge != nil {
+		opt.Merge = merge
+	}
+	res, err := m.Encoder.Forward(b.Enc, opt)
+	if err != nil {
+		return nil, err
+	}
+	if merge != nil {
+		p, u := merge.Counts()
+		m.merged[0] += p
+		m.merged[1] += u
 	}
 	out := map[*tasks.Task]tasks.Scores{}
 	for _, t := range ts {
@@ -114,6 +127,15 @@ func (m *Model) Scores(d *datasets.Dataset, b *tasks.Batch, ts []*tasks.Task) (m
 		}
 	}
 	return out, nil
+}
+
+// MergeCounts returns the positions (padding aside) that entered the first
+// merge of inference and the units its last merge left, summed over the
+// forward passes since the last call, and sets them to zero.
+func (m *Model) MergeCounts() (positions, units int) {
+	positions, units = m.merged[0], m.merged[1]
+	m.merged = [2]int{}
+	return positions, units
 }
 
 // Predict runs the tasks of dataset d on examples, in batches of size (0:

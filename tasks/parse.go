@@ -65,8 +65,8 @@ type parseHead struct {
 
 func (h *parseHead) Columns() []string { return []string{"head", "deprel"} }
 
-// goldHeads returns an example's gold heads (conllu.NoHead for "_").
-func goldHeads(ex *Example) []int {
+// GoldHeads returns an example's gold heads (conllu.NoHead for "_").
+func GoldHeads(ex *Example) []int {
 	col := ex.Gold.Column("head")
 	out := make([]int, len(col))
 	for i, v := range col {
@@ -82,7 +82,7 @@ func goldHeads(ex *Example) []int {
 // Check refuses gold heads that do not form a tree: the parser would learn
 // from, or be scored against, impossible structures.
 func (h *parseHead) Check(ex *Example) error {
-	if err := conllu.IsTree(goldHeads(ex)); err != nil {
+	if err := conllu.IsTree(GoldHeads(ex)); err != nil {
 		return fmt.Errorf("the gold heads are not a tree: %w", err)
 	}
 	return nil
@@ -134,7 +134,7 @@ func (h *parseHead) gold(b *Batch, s heads.Sentences) (arcs, rels []int) {
 	}
 	for i, ex := range b.Examples {
 		deprels := ex.Gold.Column("deprel")
-		for w, head := range goldHeads(ex) {
+		for w, head := range GoldHeads(ex) {
 			slot := i*s.W + w + 1
 			if head >= 0 && head < s.Lengths[i] {
 				arcs[slot] = head

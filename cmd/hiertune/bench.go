@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -24,7 +25,7 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [--model PRESET|DIR] [--batch 16 --seq 128 --steps 10 --threads 2] [--gemm]", stdout, stderr)
+	fs := newFlagSet("bench", "bench [--model PRESET|DIR] [--batch 16 --seq 128 --steps 10 --threads 2] [--gemm]\n       hiertune bench --run DIR --data FILE [--merge none --merge SPEC ...] [--rounds 3]", stdout, stderr)
 	model := fs.String("model", "bert-mini", "a preset ("+strings.Join(presetNames(), ", ")+", randomly initialised) or a checkpoint directory")
 	batch := fs.Int("batch", 16, "sequences per batch")
 	seq := fs.Int("seq", 128, "tokens per sequence")
@@ -44,8 +45,34 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	tokDir := fs.String("tokenizer", "", "with --data: the tokenizer's directory (default: the --model checkpoint's, or the embedded default's for a preset)")
 	pool := fs.Int("word-pooling", -1, "with --data: pool each word's pieces into one position after this hidden state (0: before the first layer; -1: no pooling)")
 	poolMode := fs.String("pool-mode", "mean", "with --word-pooling: mean, sum, first, last or attention (a learned score per piece)")
+	runDir := fs.String("run", "", "time a fine-tuned run's inference on --data instead, under each --merge")
+	var merges mergeList
+	fs.Var(&merges, "merge", "with --run: a token merging to time (repeatable; the first is the baseline of the speed-ups): none, or a merge block in YAML flow style, e.g. '{by: keys, after: [1, 2], ratio: 0.3}' (default: none, then the run's own)")
+	rounds := fs.Int("rounds", 3, "with --run: timed passes over --data per merging, interleaved (the median is reported)")
+	dataset := fs.String("dataset", "", "with --run: which of the run's datasets --data belongs to")
+	checkpoint := fs.String("checkpoint", "best", "with --run: which checkpoint")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *runDir != "" {
+		onlyFlags := map[string]bool{"run": true, "data": true, "merge": true, "rounds": true, "dataset": true, "checkpoint": true, "batch": true, "threads": true, "cpuprofile": true}
+		var other []string
+		fs.Visit(func(f *flag.Flag) {
+			if !onlyFlags[f.Name] {
+				other = append(other, "--"+f.Name)
+			}
+		})
+		if len(other) > 0 {
+			return usageError{fmt.Sprintf("--run times a run on --data: %s does not apply", strings.Join(other, ", "))}
+		}
+		batchSize := 0
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "batch" {
+				batchSize = *batch
+			}
+		})
+		return benchRun(benchRunOptions{run: *runDir, data: *dataPath, dataset: *dataset, checkpoint: *checkpoint,
+			merges: merges, rounds: *rounds, batch: batchSize, threads: *threads, profile: *cpuProfile}, stdout, stderr)
 	}
 	stopProfile, err := startProfile(*cpuProfile)
 	if err != nil {

@@ -29,6 +29,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	output := fs.String("output", "", "where to write the ONNX model")
 	opset := fs.Int("opset", export.DefaultOpset, "ONNX operator set (17 to 21)")
 	hidden := fs.String("hidden-states", "", "comma-separated hidden states to add as outputs hidden_states.N (0: embeddings)")
+	unmerged := fs.Bool("unmerged", false, "export a model that merges tokens (hierarchy.merge) without its merging: the graph computes the unmerged model")
 	check := fs.Bool("check", false, "run hiertune and ONNX Runtime on sample input, print the max abs difference per output, and fail above 1e-4")
 	bench := fs.Bool("bench", false, "measure inference tokens/s of hiertune and ONNX Runtime on the sample input (JSON lines)")
 	dump := fs.String("dump", "", "write the first sample batch's inputs and hiertune's outputs to this safetensors file (a reference for other ONNX tools)")
@@ -57,6 +58,14 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
+	}
+	if m.Merge() != nil {
+		if !*unmerged {
+			return fmt.Errorf("%s: the model merges tokens (hierarchy.merge), and merging is agglomerative clustering — a data-dependent number of steps, each choosing the closest pair — which an ONNX graph cannot express as static operators; give --unmerged to export the model without merging", *runDir)
+		}
+		if err := m.SetMerge(nil); err != nil {
+			return err
+		}
 	}
 	om, err := export.Model(m, opt)
 	if err != nil {

@@ -13,7 +13,9 @@ import (
 	"github.com/hiertune/hiertune/export"
 	"github.com/hiertune/hiertune/export/ort"
 	"github.com/hiertune/hiertune/finetune"
+	"github.com/hiertune/hiertune/hierarchy"
 	"github.com/hiertune/hiertune/internal/atomicfile"
+	"github.com/hiertune/hiertune/internal/yamlstrict"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/model"
 )
@@ -125,7 +127,7 @@ func sameFile(a, b string) bool {
 
 // engineChoice holds the flags that choose what computes a run's scores.
 type engineChoice struct {
-	engine, onnxFile, ortLib *string
+	engine, onnxFile, ortLib, merge *string
 }
 
 // engineFlags defines --engine, --onnx and --ort-lib on fs.
@@ -134,7 +136,20 @@ func engineFlags(fs *flag.FlagSet) engineChoice {
 		engine:   fs.String("engine", "go", "what computes the scores: go (hiertune) or onnx (ONNX Runtime on --onnx)"),
 		onnxFile: fs.String("onnx", "", "the run's model exported by hiertune export, for --engine onnx"),
 		ortLib:   fs.String("ort-lib", "", "the ONNX Runtime library (default: $"+ort.LibraryEnv+" or third_party/onnxruntime)"),
+		merge:    fs.String("merge", "", "token merging with the go engine, in place of the run's hierarchy.merge: none, or a merge block in YAML flow style, e.g. '{by: keys, after: [1, 2], ratio: 0.3}'"),
 	}
+}
+
+// parseMerge reads a --merge value: nil for none, else the merging.
+func parseMerge(spec string) (*hierarchy.MergeConfig, error) {
+	if spec == "none" {
+		return nil, nil
+	}
+	var c hierarchy.MergeConfig
+	if err := yamlstrict.Decode([]byte(spec), &c, nil); err != nil {
+		return nil, usageError{fmt.Sprintf("--merge %q: %v", spec, err)}
+	}
+	return &c, nil
 }
 
 // open opens the fine-tuning run's checkpoint with the chosen engine set,
@@ -147,8 +162,24 @@ func (c engineChoice) open(runDir, checkpoint string) (*model.Model, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
+	if *c.merge != "" {
+		if *c.engine != "go" {
+			return nil, nil, usageError{"--merge goes with --engine go: an exported graph runs unmerged (see docs/hierarchy.md)"}
+		}
+		mc, err := parseMerge(*c.merge)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := m.SetMerge(mc); err != nil {
+			return nil, nil, fmt.Errorf("--merge: %w", err)
+		}
+	}
 	if *c.engine == "go" {
 		return m, func() {}, nil
+	}
+	// The exported graph is the unmerged model.
+	if err := m.SetMerge(nil); err != nil {
+		return nil, nil, err
 	}
 	s, err := openONNX(m, *c.onnxFile, *c.ortLib, kernels.Threads())
 	if err != nil {

@@ -14,22 +14,31 @@ import (
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]", stdout, stderr)
+	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR --data FILE [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	data := fs.String("data", "", "a file of one of the run's datasets, to average attention mixes over its tokens")
 	dataset := fs.String("dataset", "", "which dataset --data belongs to (needed when the run has several)")
 	jsonOut := fs.String("json", "", "also write the readings as JSON to this file")
-	svgOut := fs.String("svg", "", "write a heatmap of the depth-mixing weights (SVG) to this file")
+	svgOut := fs.String("svg", "", "write a heatmap of the depth-mixing weights (SVG) to this file; with --hierarchy, a directory for the dendrograms")
+	hier := fs.Bool("hierarchy", false, "show the hierarchy the run's hierarchy vectors induce on --data: dendrograms of its first sentences beside their gold trees, and over the file the H distances' spread and agreement with the trees")
+	layers := fs.String("layers", "", "with --hierarchy: comma-separated hidden states (default: every one with hierarchy vectors)")
+	sentences := fs.Int("sentences", 3, "with --hierarchy: how many sentences' dendrograms to show")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *runDir == "" {
 		return usageError{"--run is required"}
 	}
+	if !*hier && (*layers != "" || *sentences != 3) {
+		return usageError{"--layers and --sentences go with --hierarchy"}
+	}
 	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
+	}
+	if *hier {
+		return inspectHierarchy(m, hierarchyOptions{data: *data, dataset: *dataset, layers: *layers, sentences: *sentences, svgDir: *svgOut, jsonOut: *jsonOut}, stdout, stderr)
 	}
 	ins, err := m.Inspect(*dataset, *data)
 	if err != nil {
