@@ -10,12 +10,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/hierarchy"
+	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/run"
@@ -259,6 +261,34 @@ func TestHierarchy(t *testing.T) {
 	}
 	if err := m.SetMerge(&hierarchy.MergeConfig{After: []int{2}}); err == nil {
 		t.Error("merging after the last layer was accepted")
+	}
+}
+
+// TestFrozenEncoder trains a structural probe on a frozen encoder:
+// learning_rate 0 leaves every encoder weight as the checkpoint had it.
+func TestFrozenEncoder(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	body := "hierarchy: {dim: 8, syntax: {dataset: ewt, weight: 1}}\n" + strings.Replace(hierBody, "learning_rate: 1e-3", "learning_rate: 0", 1)
+	m, _ := trainAndOpen(t, out, body)
+	ck, err := loader.Open("tiny-random")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := ck.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float32{}
+	for _, np := range orig.NamedParams() {
+		want[np.Name] = kernels.Values(np.Param)
+	}
+	for _, np := range m.Encoder.NamedParams() {
+		if !slices.Equal(kernels.Values(np.Param), want[np.Name]) {
+			t.Fatalf("%s changed with learning_rate 0", np.Name)
+		}
+	}
+	if m.Hierarchy() == nil {
+		t.Fatal("no hierarchy projections in the checkpoint")
 	}
 }
 

@@ -93,6 +93,12 @@ const (
 	Free        = "free"
 )
 
+// UsesVectors reports whether anything needs hierarchy vectors: a loss on
+// them or merging by them (merging by keys alone does not).
+func (c *Config) UsesVectors() bool {
+	return c.Similarity != nil || c.Syntax != nil || (c.Merge != nil && c.Merge.By == ByHierarchy)
+}
+
 // Check fills in the defaults and checks the configuration against an
 // encoder of the given number of layers. pooledAfter is the hidden state
 // after which words are pooled in the encoder (−1: no pooling), depth

@@ -330,7 +330,7 @@ func (m *Model) BuildHeads(labels map[string][]string, seed uint64) error {
 			}
 		}
 	}
-	if h := m.Config.Hierarchy; h != nil {
+	if h := m.Config.Hierarchy; h != nil && h.UsesVectors() {
 		m.hier = hierarchy.New(h, c.HiddenSize, c.NumHiddenLayers, rng)
 	}
 	return nil

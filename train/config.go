@@ -22,7 +22,8 @@ type Config struct {
 	Steps  int     `yaml:"steps"`
 	Epochs float64 `yaml:"epochs"`
 	// LearningRate is the encoder's peak learning rate, reached after
-	// Warmup (a share of the steps) and decaying linearly to 0.
+	// Warmup (a share of the steps) and decaying linearly to 0; 0 freezes
+	// the encoder (a probe: only the heads learn, at HeadLearningRate).
 	LearningRate float64 `yaml:"learning_rate"`
 	// HeadLearningRate is the heads' (0: the encoder's).
 	HeadLearningRate float64 `yaml:"head_learning_rate"`
@@ -70,7 +71,7 @@ func (c *Config) Validate(where string) error {
 	check(c.BatchSize >= 1, "batch_size must be at least 1, got %d", c.BatchSize)
 	check(c.Steps >= 0 && c.Epochs >= 0, "steps and epochs must not be negative")
 	check(!(c.Steps > 0 && c.Epochs > 0), "steps, epochs: give one of them, not both")
-	check(c.LearningRate > 0, "learning_rate must be positive, got %g", c.LearningRate)
+	check(c.LearningRate > 0 || (c.LearningRate == 0 && c.HeadLearningRate > 0), "learning_rate must be positive, or 0 (a frozen encoder) with a positive head_learning_rate, got %g", c.LearningRate)
 	check(c.HeadLearningRate >= 0, "head_learning_rate must not be negative, got %g", c.HeadLearningRate)
 	check(c.WeightDecay >= 0, "weight_decay must not be negative, got %g", c.WeightDecay)
 	check(c.Warmup >= 0 && c.Warmup < 1, "warmup is a share of the steps, in [0, 1), got %g", c.Warmup)
