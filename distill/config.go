@@ -11,6 +11,7 @@ import (
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/finetune"
 	"github.com/hiertune/hiertune/internal/yamlstrict"
+	"github.com/hiertune/hiertune/hierarchy"
 	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/train"
 )
@@ -91,6 +92,9 @@ type TaskConfig struct {
 	// model.WordPoolingConfig); the teacher's states are pooled the same
 	// way for the intermediate losses of the layers above it.
 	WordPooling *model.WordPoolingConfig `yaml:"word_pooling"`
+	// Hierarchy gives the student hierarchy vectors, their losses and
+	// token merging (docs/hierarchy.md): a merged student.
+	Hierarchy *hierarchy.Config `yaml:"hierarchy"`
 	// Intermediate and Prediction are the lengths of the two phases:
 	// hidden states and attention first, then the predictions.
 	Intermediate Phase `yaml:"intermediate"`
@@ -274,6 +278,9 @@ func (c *Config) validate() error {
 		}
 		errs = append(errs, t.Train.Validate("task.train"), jobOwned(t.Train, "task.train"))
 		errs = append(errs, t.Weights.check("task.weights"), t.Augment.validate())
+		if h := t.Hierarchy; h != nil && h.Merge != nil && h.Merge.Train && (t.Weights.Attention.Start > 0 || t.Weights.Attention.End > 0) {
+			fail("task.hierarchy.merge.train: a student that merges tokens in training has attention over units, not tokens: set task.weights.attention to 0")
+		}
 	}
 	return errors.Join(errs...)
 }

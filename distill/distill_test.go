@@ -314,6 +314,7 @@ func TestJobErrors(t *testing.T) {
 		{"two teacher forms", stage2("OUT", "teacher: "+hier+"\nteachers: {upos: "+hier+"}", 4, ""), "not both", true},
 		{"no stage", []byte("output: x\nteacher: y\n"), "a job has stage 1", true},
 		{"steps", []byte(strings.Replace(string(stage2("OUT", "teacher: "+hier, 4, "")), "train: {", "train: {steps: 3, ", 1)), "the phases give the steps", true},
+		{"merged attention", stage2("OUT", "teacher: "+hier, 4, "  hierarchy: {merge: {by: keys, after: [1], ratio: 0.3, train: true}}\n"), "set task.weights.attention to 0", true},
 	} {
 		raw := []byte(strings.Replace(string(c.raw), "OUT", filepath.Join(t.TempDir(), "job"), 1))
 		cfg, err := ParseConfig(raw)
@@ -513,5 +514,42 @@ task:
 				t.Errorf("ewt.las = %v (%v)", v, ok)
 			}
 		})
+	}
+}
+
+// TestMergedStudent distils into a student with hierarchy vectors, the
+// regulariser and merging in training (a merged student), and evaluates
+// it merged as it was trained.
+func TestMergedStudent(t *testing.T) {
+	hier := teacherRun(t, "hier", hierTasks)
+	out := filepath.Join(t.TempDir(), "job")
+	raw := []byte("output: " + out + "\nteacher: " + hier + `
+teacher_checkpoint: latest
+student: {layers: 2, hidden: 16, heads: 4, ffn: 32}
+task:
+  intermediate: {steps: 2}
+  prediction: {steps: 2}
+  weights: {hard: 0.5, attention: 0}
+  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_batch_size: 32}
+  hierarchy: {dim: 8, similarity: {weight: 0.5}, merge: {after: [1], ratio: 0.3, train: true}}
+threads: 2
+`)
+	runJob(t, raw, false)
+	if got := lossKeys(t, filepath.Join(StudentRun(out), "metrics.jsonl")); !slices.Contains(got, "loss_hier_sim") || !slices.Contains(got, "loss_hidden") {
+		t.Errorf("logged %v, want loss_hier_sim and loss_hidden among them", got)
+	}
+	m, err := finetune.Open(StudentRun(out), "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Merge() == nil || m.Hierarchy() == nil {
+		t.Fatal("the student neither merges nor has hierarchy vectors")
+	}
+	scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := scores["ewt.las"]; !ok || v < 0 || v > 1 {
+		t.Errorf("ewt.las = %v (%v)", v, ok)
 	}
 }

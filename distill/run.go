@@ -253,6 +253,7 @@ func studentConfig(cfg *Config, teachers []*teacher, from string) (*finetune.Con
 		}
 	}
 	sc.WordPooling = cfg.Task.WordPooling
+	sc.Hierarchy = cfg.Task.Hierarchy
 	raw, err := yaml.Marshal(sc)
 	if err != nil {
 		return nil, nil, err
