@@ -10,8 +10,8 @@ import (
 	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/finetune"
-	"github.com/hiertune/hiertune/internal/yamlstrict"
 	"github.com/hiertune/hiertune/hierarchy"
+	"github.com/hiertune/hiertune/internal/yamlstrict"
 	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/train"
 )

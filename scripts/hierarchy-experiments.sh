@@ -43,7 +43,7 @@ bin/hiertune inspect --hierarchy --run "$OUT/ewt-tree-reg-syntax-s1" --data $EWT
 
 # 4. Speed-accuracy curves: every arm of a seed timed in the same rounds.
 runs() { local c=$1; local out=""; for s in $SEEDS; do out="$out\"$OUT/$c-s$s\","; done; echo "[${out%,}]"; }
-ratios() { local by=$1; local out='"none"'; for r in 0.1 0.2 0.3 0.4 0.5; do out="$out, \"{by: $by, after: [1, 2, 3], ratio: $r}\""; done; echo "[$out]"; }
+ratios() { local by=$1; local out='"none"'; for r in 0.2 0.35 0.5; do out="$out, \"{by: $by, after: [1, 2, 3], ratio: $r}\""; done; echo "[$out]"; }
 cat >"$OUT/curve-ewt.json" <<JSON
 {"out": "$OUT/curve-ewt", "data": "$EWT_DEV", "rounds": $ROUNDS, "metrics": ["ewt.las", "ewt.upos"], "baseline": "unmerged (ewt-tree)",
  "arms": [
