@@ -175,6 +175,13 @@ func TestSizedMaskIsProportionalAttention(t *testing.T) {
 			}
 		}
 	}
+	// The gradients through a sized mask.
+	q, k, v := leaf(r, 6, hidden, 1), leaf(r, 6, hidden, 1), leaf(r, 6, hidden, 1)
+	sized := NewSizedMask(2, 3, []float32{1, 3, 2, 2, 1, 0})
+	gradCheck(t, []*Matrix{q, k, v}, func() mat.Tensor {
+		ctx, _ := Attention(q, k, v, sized, heads, Dropout{})
+		return ctx
+	})
 	// Size 1 everywhere is the plain mask; 0 is padding.
 	m1 := NewSizedMask(1, 3, []float32{1, 1, 0})
 	if m1.Add[0] != 0 || m1.Add[1] != 0 || m1.Add[2] != -math.MaxFloat32 {
