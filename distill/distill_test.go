@@ -481,15 +481,7 @@ func TestStudentPoolsWordsAndMixesLayers(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "job")
-			raw := []byte("output: " + out + "\nteacher: " + hier + `
-teacher_checkpoint: latest
-student: {layers: 2, hidden: 16, heads: 4, ffn: 32}
-task:
-  intermediate: {steps: 2}
-  prediction: {steps: 2}
-  weights: {hard: 0.5}
-  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_batch_size: 32}
-` + c.extra + "threads: 2\n")
+			raw := smallStudent(out, hier, "{hard: 0.5}", c.extra)
 			runJob(t, raw, false)
 			want := []string{"loss_deps", "loss_embeddings", "loss_feats", "loss_hidden", "loss_soft_deps.arc", "loss_soft_deps.rel", "loss_soft_feats", "loss_soft_upos", "loss_upos"}
 			if c.name == "pool1-attention" {
@@ -517,23 +509,27 @@ task:
 	}
 }
 
+// smallStudent is a stage-2 job distilling teacher into a 2-layer student
+// in out, with the given task weights and more task keys.
+func smallStudent(out, teacher, weights, extra string) []byte {
+	return []byte("output: " + out + "\nteacher: " + teacher + `
+teacher_checkpoint: latest
+student: {layers: 2, hidden: 16, heads: 4, ffn: 32}
+task:
+  intermediate: {steps: 2}
+  prediction: {steps: 2}
+  weights: ` + weights + `
+  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_batch_size: 32}
+` + extra + "threads: 2\n")
+}
+
 // TestMergedStudent distils into a student with hierarchy vectors, the
 // regulariser and merging in training (a merged student), and evaluates
 // it merged as it was trained.
 func TestMergedStudent(t *testing.T) {
 	hier := teacherRun(t, "hier", hierTasks)
 	out := filepath.Join(t.TempDir(), "job")
-	raw := []byte("output: " + out + "\nteacher: " + hier + `
-teacher_checkpoint: latest
-student: {layers: 2, hidden: 16, heads: 4, ffn: 32}
-task:
-  intermediate: {steps: 2}
-  prediction: {steps: 2}
-  weights: {hard: 0.5, attention: 0}
-  train: {batch_size: 16, learning_rate: 1e-3, head_learning_rate: 1e-2, eval_batch_size: 32}
-  hierarchy: {dim: 8, similarity: {weight: 0.5}, merge: {after: [1], ratio: 0.3, train: true}}
-threads: 2
-`)
+	raw := smallStudent(out, hier, "{hard: 0.5, attention: 0}", "  hierarchy: {dim: 8, similarity: {weight: 0.5}, merge: {after: [1], ratio: 0.3, train: true}}\n")
 	runJob(t, raw, false)
 	if got := lossKeys(t, filepath.Join(StudentRun(out), "metrics.jsonl")); !slices.Contains(got, "loss_hier_sim") || !slices.Contains(got, "loss_hidden") {
 		t.Errorf("logged %v, want loss_hier_sim and loss_hidden among them", got)
