@@ -17,12 +17,13 @@ import (
 // well their distances between words agree with gold dependency trees.
 type Report struct {
 	Layer int
-	// Sentences with a gold tree, and Hewitt & Manning's distance
-	// Spearman (DSpr) and UUAS of the minimum spanning tree of the H
-	// distances over them (NaN without trees).
-	Sentences int
-	DSpr      float64
-	UUAS      float64
+	// Hewitt & Manning's distance Spearman (DSpr) over the Sentences of
+	// 5 to 50 words with a gold tree, and the UUAS of the minimum spanning
+	// tree of the H distances over the Trees of two words or more (NaN
+	// without any).
+	Sentences, Trees int
+	DSpr             float64
+	UUAS             float64
 	// Quantiles of the squared H distance between two tokens of a
 	// sentence: a hierarchy that collapsed has them all near 0 (every
 	// token in one cluster) or all far beyond the kernel's temperature
@@ -40,7 +41,7 @@ type Analysis struct {
 	m      *Module
 	layers []int
 	dspr   map[int]*probe.DSpr
-	uuas   map[int][2]int
+	uuas   map[int][3]int    // correct, total, trees
 	sq     map[int][]float64 // a sample of token-pair squared distances
 	weight map[int][2]float64
 }
@@ -52,7 +53,7 @@ func (m *Module) Analyse(layers []int) (*Analysis, error) {
 			return nil, fmt.Errorf("hidden state %d has no hierarchy vectors", l)
 		}
 	}
-	a := &Analysis{m: m, layers: layers, dspr: map[int]*probe.DSpr{}, uuas: map[int][2]int{}, sq: map[int][]float64{}, weight: map[int][2]float64{}}
+	a := &Analysis{m: m, layers: layers, dspr: map[int]*probe.DSpr{}, uuas: map[int][3]int{}, sq: map[int][]float64{}, weight: map[int][2]float64{}}
 	for _, l := range layers {
 		a.dspr[l] = &probe.DSpr{}
 	}
@@ -113,7 +114,7 @@ func (a *Analysis) Add(b *tasks.Batch, hidden []mat.Tensor) error {
 			a.dspr[l].Add(dist, gold)
 			c, t := probe.UUAS(probe.MST(dist), tasks.GoldHeads(b.Examples[i]))
 			u := a.uuas[l]
-			a.uuas[l] = [2]int{u[0] + c, u[1] + t}
+			a.uuas[l] = [3]int{u[0] + c, u[1] + t, u[2] + 1}
 		}
 	}
 	return nil
@@ -123,7 +124,7 @@ func (a *Analysis) Add(b *tasks.Batch, hidden []mat.Tensor) error {
 func (a *Analysis) Reports() []Report {
 	var out []Report
 	for _, l := range a.layers {
-		r := Report{Layer: l, Sentences: a.dspr[l].Sentences(), DSpr: a.dspr[l].Value(), UUAS: math.NaN(), MeanWeight: math.NaN()}
+		r := Report{Layer: l, Sentences: a.dspr[l].Sentences(), Trees: a.uuas[l][2], DSpr: a.dspr[l].Value(), UUAS: math.NaN(), MeanWeight: math.NaN()}
 		if u := a.uuas[l]; u[1] > 0 {
 			r.UUAS = float64(u[0]) / float64(u[1])
 		}

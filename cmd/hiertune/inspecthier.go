@@ -108,8 +108,8 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 	reports := an.Reports()
 	fmt.Fprintf(stdout, "over %s (%d sentences):\n", o.data, len(exs))
 	for _, r := range reports {
-		fmt.Fprintf(stdout, "  layer %d: DSpr %s  UUAS %s (%d trees)  squared H distance q10/q50/q90 %.3g/%.3g/%.3g  mean pair weight %s\n",
-			r.Layer, num(r.DSpr), num(r.UUAS), r.Sentences, r.Q10, r.Q50, r.Q90, num(r.MeanWeight))
+		fmt.Fprintf(stdout, "  layer %d: DSpr %s (%d sentences of 5-50 words)  UUAS %s (%d trees)  squared H distance q10/q50/q90 %.3g/%.3g/%.3g  mean pair weight %s\n",
+			r.Layer, num(r.DSpr), r.Sentences, num(r.UUAS), r.Trees, r.Q10, r.Q50, r.Q90, num(r.MeanWeight))
 	}
 	if o.jsonOut != "" {
 		b, err := json.MarshalIndent(jsonSafe(reports), "", "  ")
@@ -134,7 +134,7 @@ func num(v float64) string {
 func jsonSafe(rs []hierarchy.Report) []map[string]any {
 	var out []map[string]any
 	for _, r := range rs {
-		m := map[string]any{"layer": r.Layer, "sentences": r.Sentences, "sq_dist_q10": r.Q10, "sq_dist_q50": r.Q50, "sq_dist_q90": r.Q90}
+		m := map[string]any{"layer": r.Layer, "sentences": r.Sentences, "trees": r.Trees, "sq_dist_q10": r.Q10, "sq_dist_q50": r.Q50, "sq_dist_q90": r.Q90}
 		for k, v := range map[string]float64{"dspr": r.DSpr, "uuas": r.UUAS, "mean_weight": r.MeanWeight} {
 			if !math.IsNaN(v) {
 				m[k] = v
