@@ -234,7 +234,7 @@ func TestHierarchy(t *testing.T) {
 	}
 	// Merging by keys needs no hierarchy; by hierarchy at a ratio of 0 is
 	// the unmerged model.
-	if err := m.SetMerge(&hierarchy.MergeConfig{By: hierarchy.ByKeys, After: []int{1}, Ratio: 0.5}); err != nil {
+	if err := m.SetMerge(&hierarchy.MergeConfig{By: hierarchy.ByKeys, After: []int{1}, Ratio: hierarchy.PerMerge{0.5}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Evaluate("", ewtDev, 0, io.Discard); err != nil {

@@ -2,7 +2,10 @@ package hierarchy
 
 import (
 	"fmt"
+	"math"
 	"slices"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/hiertune/hiertune/hierarchy/cluster"
 	"github.com/hiertune/hiertune/kernels"
@@ -71,11 +74,12 @@ type MergeConfig struct {
 	By string `yaml:"by"`
 	// After lists the hidden states after which to merge, ascending.
 	After []int `yaml:"after"`
-	// Ratio is the share of the units entering each merge that it removes
+	// Ratio is the share of the units entering a merge that it removes
 	// (in [0, 1)); Threshold (by hierarchy only) instead merges clusters
-	// while their linkage distance is at most it. One of the two.
-	Ratio     float64 `yaml:"ratio"`
-	Threshold float64 `yaml:"threshold"`
+	// while their linkage distance is at most it. One of the two; each is
+	// one value for every merge or a list with one per merge.
+	Ratio     PerMerge `yaml:"ratio"`
+	Threshold PerMerge `yaml:"threshold"`
 	// Linkage is average (default) or ward.
 	Linkage string `yaml:"linkage"`
 	// Clusters is "spans" (default: only neighbouring clusters merge, so
@@ -192,13 +196,15 @@ func (m *MergeConfig) Check(layers, from, pooledAfter int, depth bool) error {
 		return fmt.Errorf("hierarchy.merge.clusters must be spans or free, got %q", m.Clusters)
 	case len(m.After) == 0:
 		return fmt.Errorf("hierarchy.merge.after: list the hidden states after which to merge")
-	case m.Ratio < 0 || m.Ratio >= 1:
-		return fmt.Errorf("hierarchy.merge.ratio must be in [0, 1), got %g", m.Ratio)
-	case m.Threshold < 0:
-		return fmt.Errorf("hierarchy.merge.threshold must not be negative, got %g", m.Threshold)
-	case m.Ratio > 0 && m.Threshold > 0:
+	case len(m.Ratio) > 1 && len(m.Ratio) != len(m.After), len(m.Threshold) > 1 && len(m.Threshold) != len(m.After):
+		return fmt.Errorf("hierarchy.merge: ratio and threshold take one value, or one per merge (%d)", len(m.After))
+	case slices.ContainsFunc(m.Ratio, func(r float64) bool { return r < 0 || r >= 1 }):
+		return fmt.Errorf("hierarchy.merge.ratio must be in [0, 1), got %v", m.Ratio)
+	case slices.ContainsFunc(m.Threshold, func(t float64) bool { return t < 0 }):
+		return fmt.Errorf("hierarchy.merge.threshold must not be negative, got %v", m.Threshold)
+	case m.Ratio.any() && m.Threshold.any():
 		return fmt.Errorf("hierarchy.merge: ratio or threshold, not both")
-	case m.Threshold > 0 && m.By == ByKeys:
+	case m.Threshold.any() && m.By == ByKeys:
 		return fmt.Errorf("hierarchy.merge.threshold is a distance between hierarchy vectors: merging by keys takes a ratio")
 	case depth:
 		return fmt.Errorf("hierarchy.merge: depth mixing reads every earlier layer's output at every position, which merging shortens: not both")
@@ -217,6 +223,54 @@ func (m *MergeConfig) Check(layers, from, pooledAfter int, depth bool) error {
 	}
 	return nil
 }
+
+// PerMerge is a value for every merge: one number for all, or a list of
+// one per merge.
+type PerMerge []float64
+
+// UnmarshalYAML reads a number or a list of numbers (an empty list is
+// none).
+func (p *PerMerge) UnmarshalYAML(n *yaml.Node) error {
+	var v float64
+	var list []float64
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Decode(&v) == nil:
+		list = []float64{v}
+	case n.Kind == yaml.SequenceNode && len(n.Content) == 0:
+		*p = nil
+		return nil
+	case n.Kind != yaml.SequenceNode || n.Decode(&list) != nil:
+		return fmt.Errorf("line %d: want a number or a list of numbers, one per merge", n.Line)
+	}
+	for _, x := range list {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("line %d: want finite numbers", n.Line)
+		}
+	}
+	*p = list
+	return nil
+}
+
+// MarshalYAML writes the values as UnmarshalYAML reads them.
+func (p PerMerge) MarshalYAML() (any, error) {
+	if len(p) == 1 {
+		return p[0], nil
+	}
+	return []float64(p), nil
+}
+
+// At returns the value of merge i (0 when there is none).
+func (p PerMerge) At(i int) float64 {
+	switch {
+	case len(p) == 0:
+		return 0
+	case len(p) == 1:
+		return p[0]
+	}
+	return p[i]
+}
+
+func (p PerMerge) any() bool { return slices.ContainsFunc(p, func(v float64) bool { return v > 0 }) }
 
 func orDefault(v, d float64) float64 {
 	if v == 0 {

@@ -113,7 +113,7 @@ func (m *Merger) Merge(l int, x mat.Tensor, mask *kernels.Mask) (mat.Tensor, *ke
 					p := r*S + 1 + i
 					points[i], sizes[i] = fv[p*F:(p+1)*F], float64(m.sizes[p])
 				}
-				labels[r], lengths[r] = m.cluster(points, sizes), n
+				labels[r], lengths[r] = m.cluster(points, sizes, len(m.levels)), n
 			}
 		}()
 	}
@@ -163,20 +163,20 @@ func (m *Merger) Merge(l int, x mat.Tensor, mask *kernels.Mask) (mat.Tensor, *ke
 	return xNew, kernels.NewSizedMask(B, units, sizes), nil
 }
 
-// cluster returns the cluster of each of a row's tokens, numbered in order
-// of their first token.
-func (m *Merger) cluster(points [][]float32, sizes []float64) []int {
+// cluster returns the cluster of each of a row's tokens at merge k,
+// numbered in order of their first token.
+func (m *Merger) cluster(points [][]float32, sizes []float64, k int) []int {
 	n := len(points)
 	if n == 0 {
 		return nil
 	}
-	remove := int(math.Round(m.cfg.Ratio * float64(n)))
+	remove := int(math.Round(m.cfg.Ratio.At(k) * float64(n)))
 	if m.cfg.By == ByKeys {
 		return cluster.Bipartite(points, remove, nil)
 	}
 	merges := cluster.Agglomerate(points, sizes, cluster.Linkage(m.cfg.Linkage), m.cfg.Clusters == Spans)
-	if m.cfg.Threshold > 0 {
-		return cluster.LabelsBelow(n, merges, m.cfg.Threshold)
+	if t := m.cfg.Threshold.At(k); t > 0 {
+		return cluster.LabelsBelow(n, merges, t)
 	}
 	return cluster.Labels(n, merges, max(n-remove, 1))
 }

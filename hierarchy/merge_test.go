@@ -114,7 +114,7 @@ func maxDiff(a, b []float32) float64 {
 func TestMergeAndUnmergeByHand(t *testing.T) {
 	enc := microModel(t, 2)
 	H := enc.Config.HiddenSize
-	h := module(t, enc, &MergeConfig{After: []int{1}, Ratio: 1.0 / 3})
+	h := module(t, enc, &MergeConfig{After: []int{1}, Ratio: PerMerge{1.0 / 3}})
 	// Hierarchy vectors: the projection reads the first feature only.
 	w := kernels.Values(h.Proj[1].Weight)
 	clear(w)
@@ -161,13 +161,31 @@ func TestMergeAndUnmergeByHand(t *testing.T) {
 	}
 }
 
+// A ratio per merge: none removed at the first, half at the second.
+func TestRatioPerMerge(t *testing.T) {
+	enc := microModel(t, 3)
+	h := module(t, enc, &MergeConfig{After: []int{1, 2}, Ratio: PerMerge{0, 0.5}})
+	mg, _ := NewMerger(h.Config.Merge, h, enc)
+	res, err := enc.Forward(batch3(), encoder.Options{Merge: mg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7, 4 and 1 tokens: round(3.5) + round(2) + round(0.5) = 4 + 2 + 0 removed.
+	if p, u := mg.Counts(); p != 18 || u != 18-6 {
+		t.Errorf("%d positions, %d units; want 18 and 12", p, u)
+	}
+	if len(res.HiddenStates) != 4 {
+		t.Errorf("%d hidden states", len(res.HiddenStates))
+	}
+}
+
 // Merging half the tokens of every layer keeps the outputs' shapes and
 // [CLS], gives gradients to the merged states, and removes tokens.
 func TestMergingShortensAndTrains(t *testing.T) {
 	enc := microModel(t, 3)
 	b := batch3()
 	for _, by := range []string{ByHierarchy, ByKeys} {
-		h := module(t, enc, &MergeConfig{By: by, After: []int{1, 2}, Ratio: 0.5})
+		h := module(t, enc, &MergeConfig{By: by, After: []int{1, 2}, Ratio: PerMerge{0.5}})
 		mg, _ := NewMerger(h.Config.Merge, h, enc)
 		res, err := enc.Forward(b, encoder.Options{Merge: mg, Train: true, RNG: rand.New(rand.NewPCG(1, 1))})
 		if err != nil {
@@ -202,13 +220,14 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{Config{From: 2, Merge: &MergeConfig{After: []int{1}}}, "below hierarchy.from"},
-		{Config{Merge: &MergeConfig{After: []int{1}, Ratio: 1}}, "ratio must be in [0, 1)"},
-		{Config{Merge: &MergeConfig{After: []int{1}, Ratio: -0.1}}, "ratio must be in [0, 1)"},
+		{Config{Merge: &MergeConfig{After: []int{1}, Ratio: PerMerge{1}}}, "ratio must be in [0, 1)"},
+		{Config{Merge: &MergeConfig{After: []int{1}, Ratio: PerMerge{-0.1}}}, "ratio must be in [0, 1)"},
 		{Config{Merge: &MergeConfig{After: []int{3}}}, "not a hidden state with a layer above"},
 		{Config{Merge: &MergeConfig{After: []int{2, 1}}}, "must ascend"},
-		{Config{Merge: &MergeConfig{After: []int{1}, Ratio: 0.2, Threshold: 1}}, "not both"},
-		{Config{Merge: &MergeConfig{By: ByKeys, After: []int{1}, Threshold: 1}}, "takes a ratio"},
+		{Config{Merge: &MergeConfig{After: []int{1}, Ratio: PerMerge{0.2}, Threshold: PerMerge{1}}}, "not both"},
+		{Config{Merge: &MergeConfig{By: ByKeys, After: []int{1}, Threshold: PerMerge{1}}}, "takes a ratio"},
 		{Config{Merge: &MergeConfig{}}, "list the hidden states"},
+		{Config{Merge: &MergeConfig{After: []int{1, 2}, Ratio: PerMerge{0.1, 0.2, 0.3}}}, "one per merge"},
 		{Config{Merge: &MergeConfig{After: []int{1}, Linkage: "single"}}, "linkage"},
 		{Config{Similarity: &SimilarityConfig{Layers: []int{0}}}, "has no hierarchy vectors"},
 		{Config{Similarity: &SimilarityConfig{Density: 1}}, "density must be in (0, 1)"},
