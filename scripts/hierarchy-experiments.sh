@@ -52,6 +52,8 @@ cat >"$OUT/curve-ewt.json" <<JSON
   {"method": "H + regulariser (ewt-tree-reg)", "runs": $(runs ewt-tree-reg), "merges": $(ratios hierarchy)},
   {"method": "H + syntax (ewt-tree-syntax)", "runs": $(runs ewt-tree-syntax), "merges": $(ratios hierarchy)},
   {"method": "H + regulariser + syntax (ewt-tree-reg-syntax)", "runs": $(runs ewt-tree-reg-syntax), "merges": $(ratios hierarchy)},
+  {"method": "H + syntax, by threshold (ewt-tree-syntax)", "runs": $(runs ewt-tree-syntax), "merges": ["{after: [1, 2, 3], threshold: 1}", "{after: [1, 2, 3], threshold: 1.5}"]},
+  {"method": "H + regulariser + syntax, by threshold (ewt-tree-reg-syntax)", "runs": $(runs ewt-tree-reg-syntax), "merges": ["{after: [1, 2, 3], threshold: 1}", "{after: [1, 2, 3], threshold: 1.5}"]},
   {"method": "H, merged in training (ewt-tree-merge)", "runs": $(runs ewt-tree-merge), "merges": $(ratios hierarchy)},
   {"method": "ToMe, merged in training (ewt-tree-tome)", "runs": $(runs ewt-tree-tome), "merges": $(ratios keys)},
   {"method": "word pooling after 1 (ewt-tree-pool1)", "runs": $(runs ewt-tree-pool1), "merges": ["none"]},
