@@ -49,14 +49,15 @@ def mean_sd(xs):
 
 def svg(path, metric, series):
     """series: {method: [(speedup, score, sd), ...]} drawn as lines."""
-    W, H, L, B, T, R = 640, 420, 70, 50, 40, 170
+    W, H, L, B, T, R = 1040, 440, 70, 50, 40, 490
     xs = [p[0] for pts in series.values() for p in pts]
     ys = [p[1] for pts in series.values() for p in pts]
     x0, x1 = min(1.0, min(xs)), max(xs) * 1.02
     y0, y1 = min(ys) - 0.01, max(ys) + 0.01
     px = lambda x: L + (x - x0) / (x1 - x0) * (W - L - R)
     py = lambda y: H - B - (y - y0) / (y1 - y0) * (H - B - T)
-    colors = ["#1f4e79", "#b03a2e", "#1e8449", "#7d3c98", "#b9770e", "#555555"]
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+              "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#000000", "#aec7e8"]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
            f'<text x="{W/2}" y="20" text-anchor="middle" font-size="14">{metric} against inference speed-up (mean of seeds)</text>',
@@ -72,15 +73,16 @@ def svg(path, metric, series):
         out.append(f'<line x1="{L}" y1="{py(y):.1f}" x2="{W-R}" y2="{py(y):.1f}" stroke="#ddd"/>')
     for i, (name, pts) in enumerate(series.items()):
         c = colors[i % len(colors)]
+        dash = ' stroke-dasharray="6 3"' if i >= len(colors) else ""
         pts = sorted(pts)
         d = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y, _ in pts)
-        out.append(f'<polyline points="{d}" fill="none" stroke="{c}" stroke-width="2"/>')
+        out.append(f'<polyline points="{d}" fill="none" stroke="{c}" stroke-width="2"{dash}/>')
         for x, y, sd in pts:
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{c}"/>')
             if sd > 0:
                 out.append(f'<line x1="{px(x):.1f}" y1="{py(y-sd):.1f}" x2="{px(x):.1f}" y2="{py(y+sd):.1f}" stroke="{c}"/>')
         ly = T + 10 + 18 * i
-        out.append(f'<line x1="{W-R+10}" y1="{ly}" x2="{W-R+30}" y2="{ly}" stroke="{c}" stroke-width="2"/>')
+        out.append(f'<line x1="{W-R+10}" y1="{ly}" x2="{W-R+30}" y2="{ly}" stroke="{c}" stroke-width="2"{dash}/>')
         out.append(f'<text x="{W-R+35}" y="{ly+4}">{name}</text>')
     out.append("</svg>")
     with open(path, "w") as f:
@@ -91,6 +93,10 @@ def main():
     spec = json.load(open(sys.argv[1]))
     out, data, rounds = spec["out"], spec["data"], spec.get("rounds", 3)
     os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "curve.jsonl")
+    if os.path.exists(path):  # timed already: only the tables and plots again
+        report(spec, [json.loads(l) for l in open(path)])
+        return
     times, scores = {}, {}
     for rnd in range(rounds):
         for arm in spec["arms"]:
@@ -107,9 +113,15 @@ def main():
         rec.update(method=method, seed=seed + 1, tokens_per_s=statistics.median(tps), speedup=statistics.median(tps) / base,
                    ratio=ratio_label(merge))
         records.append(rec)
-    with open(os.path.join(out, "curve.jsonl"), "w") as f:
+    with open(path, "w") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")
+    report(spec, records)
+
+
+def report(spec, records):
+    """Writes the table and the plots of the records."""
+    out = spec["out"]
     lines = ["| method | merging | seeds | speed-up | kept | " + " | ".join(spec["metrics"]) + " |",
              "|---|---|---|---|---|" + "---|" * len(spec["metrics"])]
     series = {m: {} for m in spec["metrics"]}
