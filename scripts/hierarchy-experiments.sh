@@ -16,7 +16,7 @@ STEPS=${STEPS:-392}
 ROUNDS=${ROUNDS:-2}
 EWT_DEV=../shared/data/ud_english_ewt/en_ewt-ud-dev.conllu
 SST_DEV=../shared/data/sst2/dev.tsv
-EWT_ARMS="ewt-tree ewt-tree-reg ewt-tree-merge ewt-tree-tome ewt-tree-reg-syntax ewt-tree-syntax ewt-tree-pool1 ewt-tree-pool0 ewt-tree-pool0-merge"
+EWT_ARMS="ewt-tree ewt-tree-reg ewt-tree-merge ewt-tree-tome ewt-tree-reg-syntax ewt-tree-syntax ewt-tree-pool1 ewt-tree-pool0 ewt-tree-pool0-merge ewt-tree-pool0-tome"
 SST_ARMS="sst2 sst2-reg sst2-merge sst2-tome"
 
 # 1. Every arm, every seed.
@@ -58,7 +58,8 @@ cat >"$OUT/curve-ewt.json" <<JSON
   {"method": "ToMe, merged in training (ewt-tree-tome)", "runs": $(runs ewt-tree-tome), "merges": $(ratios keys)},
   {"method": "word pooling after 1 (ewt-tree-pool1)", "runs": $(runs ewt-tree-pool1), "merges": ["none"]},
   {"method": "word pooling after 0 (ewt-tree-pool0)", "runs": $(runs ewt-tree-pool0), "merges": ["none"]},
-  {"method": "word pooling after 0 + H merged in training (ewt-tree-pool0-merge)", "runs": $(runs ewt-tree-pool0-merge), "merges": $(ratios hierarchy)}
+  {"method": "word pooling after 0 + H merged in training (ewt-tree-pool0-merge)", "runs": $(runs ewt-tree-pool0-merge), "merges": $(ratios hierarchy)},
+  {"method": "word pooling after 0 + ToMe merged in training (ewt-tree-pool0-tome)", "runs": $(runs ewt-tree-pool0-tome), "merges": $(ratios keys)}
  ]}
 JSON
 cat >"$OUT/curve-sst2.json" <<JSON
