@@ -264,6 +264,23 @@ func TestHierarchy(t *testing.T) {
 	}
 }
 
+// TestSyntaxChecksTrees: the syntactic supervision refuses a training file
+// whose heads are not a tree before training, naming the line, even when
+// no task parses.
+func TestSyntaxChecksTrees(t *testing.T) {
+	dir := t.TempDir()
+	row := func(id, head string) string { return id + "\tw\tw\tNOUN\t_\t_\t" + head + "\tdep\t_\t_\n" }
+	train := filepath.Join(dir, "train.conllu")
+	os.WriteFile(train, []byte(row("1", "0")+"\n"+row("1", "0")+row("2", "3")+row("3", "2")+"\n"), 0o644)
+	body := "hierarchy: {dim: 8, syntax: {dataset: ewt}}\ndatasets:\n  ewt: {format: conllu, train: " + train + "}\n" +
+		"tasks:\n  - {name: upos, dataset: ewt, type: tag, column: upos, layer: 1}\ntrain: {batch_size: 2, steps: 1}\n"
+	cfg, raw := jobConfig(t, filepath.Join(dir, "run"), body)
+	err := Run(context.Background(), cfg, raw, run.New, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "train.conllu:3: hierarchy.syntax: the gold heads are not a tree") {
+		t.Errorf("error %v", err)
+	}
+}
+
 // TestFrozenEncoder trains a structural probe on a frozen encoder:
 // learning_rate 0 leaves every encoder weight as the checkpoint had it.
 func TestFrozenEncoder(t *testing.T) {

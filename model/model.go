@@ -18,6 +18,7 @@ import (
 	"sort"
 
 	"github.com/hiertune/hiertune/adapters"
+	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/datasets"
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
@@ -604,12 +605,22 @@ func (m *Model) ReadInput(d *datasets.Dataset, path string, gold bool, log io.Wr
 }
 
 // Check checks the gold annotation of examples of dataset d read from file
-// for its tasks (a parser's trees); the error names the file and line.
+// for its tasks (a parser's trees) and for the hierarchy's syntactic
+// supervision (trees too, where a sentence has heads); the error names the
+// file and line.
 func (m *Model) Check(d *datasets.Dataset, file string, exs []*tasks.Example) error {
 	for _, t := range m.TasksOf(d) {
 		for _, ex := range exs {
 			if err := t.Head.Check(ex); err != nil {
 				return fmt.Errorf("%s:%d: task %s: %w", file, ex.Line, t.Config.Name, err)
+			}
+		}
+	}
+	if h := m.Config.Hierarchy; h != nil && h.Syntax != nil && h.Syntax.Dataset == d.Name {
+		for _, ex := range exs {
+			heads := tasks.GoldHeads(ex)
+			if !slices.Contains(heads, conllu.NoHead) && !hierarchy.IsTree(heads, len(ex.Words)) {
+				return fmt.Errorf("%s:%d: hierarchy.syntax: the gold heads are not a tree", file, ex.Line)
 			}
 		}
 	}
