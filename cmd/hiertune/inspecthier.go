@@ -103,7 +103,7 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 		return err
 	}
 	if err := m.Hidden(d, exs, an.Add); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", o.data, err)
 	}
 	reports := an.Reports()
 	fmt.Fprintf(stdout, "over %s (%d sentences):\n", o.data, len(exs))
