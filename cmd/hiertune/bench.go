@@ -46,7 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	pool := fs.Int("word-pooling", -1, "with --data: pool each word's pieces into one position after this hidden state (0: before the first layer; -1: no pooling)")
 	poolMode := fs.String("pool-mode", "mean", "with --word-pooling: mean, sum, first, last or attention (a learned score per piece)")
 	runDir := fs.String("run", "", "time a fine-tuned run's inference on --data instead, under each --merge")
-	var merges mergeList
+	var merges repeatedFlag
 	fs.Var(&merges, "merge", "with --run: a token merging to time (repeatable; the first is the baseline of the speed-ups): none, or a merge block in YAML flow style, e.g. '{by: keys, after: [1, 2], ratio: 0.3}' (default: none, then the run's own)")
 	rounds := fs.Int("rounds", 3, "with --run: timed passes over --data per merging, interleaved (the median is reported)")
 	dataset := fs.String("dataset", "", "with --run: which of the run's datasets --data belongs to")

@@ -16,12 +16,12 @@ import (
 	"github.com/hiertune/hiertune/model"
 )
 
-// mergeList collects repeated --merge flags.
-type mergeList []string
+// repeatedFlag collects the values of a flag given several times.
+type repeatedFlag []string
 
-func (l *mergeList) String() string { return strings.Join(*l, "; ") }
+func (l *repeatedFlag) String() string { return strings.Join(*l, "; ") }
 
-func (l *mergeList) Set(v string) error {
+func (l *repeatedFlag) Set(v string) error {
 	*l = append(*l, v)
 	return nil
 }

@@ -55,6 +55,11 @@ train: {batch_size: 8, steps: 2, threads: 1, eval_every: 2}
 		t.Errorf("hierarchy report: %v\n%s", err, b)
 	}
 
+	code, out, errOut = run("inspect", "--hierarchy", "--run", runDir, "--text", "The cat sat on the mat .", "--layers", "2")
+	if code != 0 || !strings.Contains(out, "text:1\n  layer 2: (") {
+		t.Errorf("inspect --hierarchy --text: exit %d, %s%s", code, out, errOut)
+	}
+
 	code, out, errOut = run("bench", "--run", runDir, "--data", dev, "--rounds", "1", "--merge", "none", "--merge", "{by: keys, after: [1], ratio: 0.5}", "--merge", "run")
 	if code != 0 {
 		t.Fatalf("bench --run: exit %d: %s", code, errOut)
@@ -80,6 +85,8 @@ train: {batch_size: 8, steps: 2, threads: 1, eval_every: 2}
 		{[]string{"eval", "--run", runDir, "--data", dev, "--merge", "{after: [1], colour: red}"}, "colour"},
 		{[]string{"eval", "--run", runDir, "--data", dev, "--merge", "{after: [2]}"}, "not a hidden state with a layer above"},
 		{[]string{"bench", "--run", runDir, "--data", dev, "--seq", "8"}, "--seq does not apply"},
+		{[]string{"inspect", "--hierarchy", "--run", runDir, "--data", dev, "--text", "a b"}, "not both"},
+		{[]string{"inspect", "--run", runDir, "--text", "a b"}, "go with --hierarchy"},
 		{[]string{"export", "--run", runDir, "--output", filepath.Join(dir, "m.onnx")}, "--unmerged"},
 	} {
 		code, _, errOut := run(c.args...)

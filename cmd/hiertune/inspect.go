@@ -14,7 +14,7 @@ import (
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR --data FILE [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]", stdout, stderr)
+	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR (--data FILE | --text \"A sentence.\" ...) [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	data := fs.String("data", "", "a file of one of the run's datasets, to average attention mixes over its tokens")
@@ -24,21 +24,23 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	hier := fs.Bool("hierarchy", false, "show the hierarchy the run's hierarchy vectors induce on --data: dendrograms of its first sentences beside their gold trees, and over the file the H distances' spread and agreement with the trees")
 	layers := fs.String("layers", "", "with --hierarchy: comma-separated hidden states (default: every one with hierarchy vectors)")
 	sentences := fs.Int("sentences", 3, "with --hierarchy: how many sentences' dendrograms to show")
+	var texts repeatedFlag
+	fs.Var(&texts, "text", "with --hierarchy: a sentence (words split at spaces) whose dendrograms to show, instead of --data (repeatable; no gold tree)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *runDir == "" {
 		return usageError{"--run is required"}
 	}
-	if !*hier && (*layers != "" || *sentences != 3) {
-		return usageError{"--layers and --sentences go with --hierarchy"}
+	if !*hier && (*layers != "" || *sentences != 3 || len(texts) > 0) {
+		return usageError{"--layers, --sentences and --text go with --hierarchy"}
 	}
 	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
 	}
 	if *hier {
-		return inspectHierarchy(m, hierarchyOptions{data: *data, dataset: *dataset, layers: *layers, sentences: *sentences, svgDir: *svgOut, jsonOut: *jsonOut}, stdout, stderr)
+		return inspectHierarchy(m, hierarchyOptions{data: *data, dataset: *dataset, layers: *layers, sentences: *sentences, texts: texts, svgDir: *svgOut, jsonOut: *jsonOut}, stdout, stderr)
 	}
 	ins, err := m.Inspect(*dataset, *data)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 type hierarchyOptions struct {
 	data, dataset, layers, svgDir, jsonOut string
 	sentences                              int
+	texts                                  []string // sentences given on the command line, instead of data
 }
 
 // inspectHierarchy prints, for the first sentences of a file, the
@@ -35,8 +36,8 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 	if h == nil {
 		return fmt.Errorf("--hierarchy: the run has no hierarchy vectors (no hierarchy block in its configuration)")
 	}
-	if o.data == "" {
-		return usageError{"--hierarchy needs --data, a file of one of the run's datasets"}
+	if (o.data == "") == (len(o.texts) == 0) {
+		return usageError{"--hierarchy needs --data (a file of one of the run's datasets) or --text, not both"}
 	}
 	if o.sentences < 0 {
 		return usageError{"--sentences must not be negative"}
@@ -64,9 +65,21 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 	if !d.Data.WordLevel {
 		return fmt.Errorf("--hierarchy: dataset %s is not word-level: its examples have no words to draw", d.Name)
 	}
-	exs, err := m.ReadInput(d, o.data, false, stderr)
-	if err != nil {
-		return err
+	var exs []*tasks.Example
+	if o.data != "" {
+		if exs, err = m.ReadInput(d, o.data, false, stderr); err != nil {
+			return err
+		}
+	}
+	for i, text := range o.texts {
+		ex := &tasks.Example{Words: strings.Fields(text), Gold: noGold{}, Line: i + 1}
+		if len(ex.Words) == 0 {
+			return usageError{fmt.Sprintf("--text %q has no words", text)}
+		}
+		if err := ex.EncodeWords(m.Tok, m.MaxLength, m.Stride); err != nil {
+			return fmt.Errorf("--text %q: %w", text, err)
+		}
+		exs = append(exs, ex)
 	}
 	an, err := h.Analyse(layers)
 	if err != nil {
@@ -77,19 +90,22 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 			return err
 		}
 	}
-	show := exs[:min(o.sentences, len(exs))]
+	show, source := exs[:min(o.sentences, len(exs))], o.data
+	if o.data == "" {
+		show, source = exs, "text"
+	}
 	err = m.Hidden(d, show, func(b *tasks.Batch, hidden []mat.Tensor) error {
 		for i, ex := range b.Examples {
 			heads := tasks.GoldHeads(ex)
 			if !hierarchy.IsTree(heads, len(ex.Words)) {
 				heads = nil
 			}
-			fmt.Fprintf(stdout, "%s:%d\n", o.data, ex.Line)
+			fmt.Fprintf(stdout, "%s:%d\n", source, ex.Line)
 			for _, l := range layers {
 				merges := h.Dendrogram(l, hidden, b, i)
 				fmt.Fprintf(stdout, "  layer %d: %s\n", l, draw.Brackets(ex.Words, merges, 0))
 				if o.svgDir != "" {
-					title := fmt.Sprintf("%s:%d, hierarchy of layer %d", filepath.Base(o.data), ex.Line, l)
+					title := fmt.Sprintf("%s:%d, hierarchy of layer %d", filepath.Base(source), ex.Line, l)
 					path := filepath.Join(o.svgDir, fmt.Sprintf("line%d-layer%d.svg", ex.Line, l))
 					if err := atomicfile.Write(path, draw.Dendrogram(title, ex.Words, merges, heads)); err != nil {
 						return err
@@ -103,10 +119,10 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 		return err
 	}
 	if err := m.Hidden(d, exs, an.Add); err != nil {
-		return fmt.Errorf("%s: %w", o.data, err)
+		return fmt.Errorf("%s: %w", source, err)
 	}
 	reports := an.Reports()
-	fmt.Fprintf(stdout, "over %s (%d sentences):\n", o.data, len(exs))
+	fmt.Fprintf(stdout, "over %s (%d sentences):\n", source, len(exs))
 	for _, r := range reports {
 		fmt.Fprintf(stdout, "  layer %d: DSpr %s (%d sentences of 5-50 words)  UUAS %s (%d trees)  squared H distance q10/q50/q90 %.3g/%.3g/%.3g  mean pair weight %s\n",
 			r.Layer, num(r.DSpr), r.Sentences, num(r.UUAS), r.Trees, r.Q10, r.Q50, r.Q90, num(r.MeanWeight))
@@ -120,6 +136,11 @@ func inspectHierarchy(m *model.Model, o hierarchyOptions, stdout, stderr io.Writ
 	}
 	return nil
 }
+
+// noGold is the annotation of a sentence given on the command line.
+type noGold struct{}
+
+func (noGold) Column(string) []string { return nil }
 
 // num formats a score, "-" for NaN.
 func num(v float64) string {
