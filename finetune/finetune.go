@@ -312,13 +312,9 @@ func (j *job) Step(s int) (train.Stats, error) {
 		st.Tokens += b.Tokens
 		st.Padded += b.Enc.Size * b.Enc.Seq
 		ts := byDataset[d]
-		merge, err := j.m.Merger(true)
-		if err != nil {
-			return st, err
-		}
 		opt := encoder.Options{Train: true, RNG: rng, Depth: j.depth(ts), Words: b.Words}
-		if merge != nil { // a nil *Merger is not a nil encoder.Merger
-			opt.Merge = merge
+		if _, err := j.m.SetMerger(&opt); err != nil {
+			return st, err
 		}
 		var hb *Batch
 		if j.hook != nil {

@@ -62,6 +62,10 @@ func (m *Module) Analyse(layers []int) (*Analysis, error) {
 
 // Add takes the hidden states of an unmerged forward pass over batch b.
 func (a *Analysis) Add(b *tasks.Batch, hidden []mat.Tensor) error {
+	trees, err := Trees(b)
+	if err != nil {
+		return err
+	}
 	for _, l := range a.layers {
 		if l >= len(hidden) {
 			return fmt.Errorf("hidden state %d was not computed", l)
@@ -71,7 +75,7 @@ func (a *Analysis) Add(b *tasks.Batch, hidden []mat.Tensor) error {
 		hv := kernels.Values(h)
 		_, E := kernels.Dims(h)
 		// Token pairs: the spread of H, and the kernel's mean weight.
-		for _, rows := range TokenRows(b)(units) {
+		for _, rows := range TokenRows(b, units) {
 			var es []float64
 			var mean float64
 			for i := 0; i < len(rows); i++ {
@@ -98,20 +102,12 @@ func (a *Analysis) Add(b *tasks.Batch, hidden []mat.Tensor) error {
 			}
 		}
 		// Word pairs against the gold trees.
-		words, _, err := TreeRows(b, units)
-		if err != nil {
-			return err
-		}
-		for i, rows := range words {
+		for i, rows := range WordRows(b, units, trees) {
 			if len(rows) < 2 {
 				continue
 			}
-			gold, err := probe.TreeDistances(tasks.GoldHeads(b.Examples[i]))
-			if err != nil {
-				return err
-			}
 			dist := WordDistances(hv, E, rows)
-			a.dspr[l].Add(dist, gold)
+			a.dspr[l].Add(dist, trees[i])
 			c, t := probe.UUAS(probe.MST(dist), tasks.GoldHeads(b.Examples[i]))
 			u := a.uuas[l]
 			a.uuas[l] = [3]int{u[0] + c, u[1] + t, u[2] + 1}

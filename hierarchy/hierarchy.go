@@ -99,83 +99,92 @@ type Losses struct {
 func (m *Module) Losses(hidden []mat.Tensor, b *tasks.Batch, dataset string) (Losses, error) {
 	var out Losses
 	if s := m.Config.Similarity; s != nil && s.Weight > 0 {
-		rows := TokenRows(b)
 		cfg := kernels.Similarity{Kernel: kernels.PairKernel(s.Kernel), Tau: s.Temperature, Density: s.Density, DensityWeight: s.DensityWeight}
 		for _, l := range s.Layers {
 			if l >= len(hidden) {
 				continue // above the depth the batch's tasks need
 			}
-			loss, _ := kernels.SimilarityLoss(hidden[l], m.H(l, hidden[l]), rows(b.UnitsAt(l)), cfg)
+			loss, _ := kernels.SimilarityLoss(hidden[l], m.H(l, hidden[l]), TokenRows(b, b.UnitsAt(l)), cfg)
 			out.Terms, out.Weights, out.Names = append(out.Terms, loss), append(out.Weights, float32(s.Weight)), append(out.Names, "hier_sim")
 		}
 	}
 	if s := m.Config.Syntax; s != nil && s.Weight > 0 && s.Dataset == dataset {
+		trees, err := Trees(b)
+		if err != nil {
+			return out, err
+		}
+		dist := make([][]float32, len(trees))
+		for i, t := range trees {
+			for _, row := range t {
+				for _, v := range row {
+					dist[i] = append(dist[i], float32(v))
+				}
+			}
+		}
 		for _, l := range s.Layers {
 			if l >= len(hidden) {
 				continue
 			}
-			words, dist, err := TreeRows(b, b.UnitsAt(l))
-			if err != nil {
-				return out, err
-			}
-			loss := kernels.TreeDistanceLoss(m.H(l, hidden[l]), words, dist)
+			loss := kernels.TreeDistanceLoss(m.H(l, hidden[l]), WordRows(b, b.UnitsAt(l), trees), dist)
 			out.Terms, out.Weights, out.Names = append(out.Terms, loss), append(out.Weights, float32(s.Weight)), append(out.Names, "hier_syntax")
 		}
 	}
 	return out, nil
 }
 
-// TokenRows returns a function giving, for the hidden states of batch b
-// (over word units pooled in the encoder or not), the rows of every
-// encoder row's tokens: its positions without [CLS], [SEP] and padding.
-func TokenRows(b *tasks.Batch) func(units bool) [][]int {
-	return func(units bool) [][]int {
-		size, seq, mask := b.Enc.Size, b.Enc.Seq, b.Enc.AttentionMask
-		if units {
-			size, seq, mask = b.Words.Size, b.Words.Seq, b.Words.Mask()
-		}
-		out := make([][]int, size)
-		for r := 0; r < size; r++ {
-			n := 0
-			for n < seq && mask[r*seq+n] != 0 {
-				n++
-			}
-			for p := 1; p < n-1; p++ {
-				out[r] = append(out[r], r*seq+p)
-			}
-		}
-		return out
+// TokenRows returns, for the hidden states of batch b (over word units
+// pooled in the encoder, or not), the rows of every encoder row's tokens:
+// its positions without [CLS], [SEP] and padding.
+func TokenRows(b *tasks.Batch, units bool) [][]int {
+	size, seq, mask := b.Enc.Size, b.Enc.Seq, b.Enc.AttentionMask
+	if units {
+		size, seq, mask = b.Words.Size, b.Words.Seq, b.Words.Mask()
 	}
+	out := make([][]int, size)
+	for r := 0; r < size; r++ {
+		n := 0
+		for n < seq && mask[r*seq+n] != 0 {
+			n++
+		}
+		for p := 1; p < n-1; p++ {
+			out[r] = append(out[r], r*seq+p)
+		}
+	}
+	return out
 }
 
-// TreeRows returns, for each example of b, the rows of its words (each
-// word's first piece, or its unit) and the distances between them in its
-// gold dependency tree (n×n). Examples without a whole tree (heads "_")
-// get no rows.
-func TreeRows(b *tasks.Batch, units bool) ([][]int, [][]float32, error) {
-	W, starts, _ := b.WordSlots(units)
-	var rows [][]int
-	var dist [][]float32
-	for i, n := range b.WordCounts() {
-		heads := tasks.GoldHeads(b.Examples[i])
-		var r []int
-		var d []float32
-		if len(heads) == n && !slices.Contains(heads, conllu.NoHead) {
-			td, err := probe.TreeDistances(heads)
-			if err != nil {
-				return nil, nil, fmt.Errorf("line %d: %w", b.Examples[i].Line, err)
-			}
-			for w := 1; w <= n; w++ {
-				r = append(r, starts[i*W+w])
-			}
-			d = make([]float32, n*n)
-			for a := range td {
-				for c, v := range td[a] {
-					d[a*n+c] = float32(v)
-				}
-			}
+// Trees returns, for each example of b, the distances between its words
+// in its gold dependency tree, or nil when it has no whole tree (heads
+// "_").
+func Trees(b *tasks.Batch) ([][][]int, error) {
+	out := make([][][]int, len(b.Examples))
+	for i, ex := range b.Examples {
+		heads := tasks.GoldHeads(ex)
+		if len(heads) != len(ex.Words) || slices.Contains(heads, conllu.NoHead) {
+			continue
 		}
-		rows, dist = append(rows, r), append(dist, d)
+		d, err := probe.TreeDistances(heads)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", ex.Line, err)
+		}
+		out[i] = d
 	}
-	return rows, dist, nil
+	return out, nil
+}
+
+// WordRows returns, for each example of b that trees has a tree of, the
+// rows of its words in the hidden states (each word's first piece, or
+// with units its unit); none for the others.
+func WordRows(b *tasks.Batch, units bool, trees [][][]int) [][]int {
+	W, starts, _ := b.WordSlots(units)
+	rows := make([][]int, len(b.Examples))
+	for i, n := range b.WordCounts() {
+		if trees[i] == nil {
+			continue
+		}
+		for w := 1; w <= n; w++ {
+			rows[i] = append(rows[i], starts[i*W+w])
+		}
+	}
+	return rows
 }

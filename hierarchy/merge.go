@@ -95,7 +95,7 @@ func (m *Merger) Merge(l int, x mat.Tensor, mask *kernels.Mask) (mat.Tensor, *ke
 	_, F := kernels.Dims(feats)
 	fv := kernels.Values(feats)
 	labels := make([][]int, B) // per row, the cluster of each token (positions 1..n−2)
-	lengths := make([]int, B)
+	rowUnits := make([]int, B) // per row, its units: [CLS], the clusters, [SEP]
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
 	for range min(kernels.Threads(), B) {
@@ -113,19 +113,17 @@ func (m *Merger) Merge(l int, x mat.Tensor, mask *kernels.Mask) (mat.Tensor, *ke
 					p := r*S + 1 + i
 					points[i], sizes[i] = fv[p*F:(p+1)*F], float64(m.sizes[p])
 				}
-				labels[r], lengths[r] = m.cluster(points, sizes, len(m.levels)), n
+				labels[r] = m.cluster(points, sizes, len(m.levels))
+				k := 0 // clusters, numbered 0..k−1
+				for _, c := range labels[r] {
+					k = max(k, c+1)
+				}
+				rowUnits[r] = k + min(n, 2)
 			}
 		}()
 	}
 	wg.Wait()
-	units := 0
-	for r, ls := range labels {
-		k := 0
-		for _, c := range ls {
-			k = max(k, c+1)
-		}
-		units = max(units, k+min(lengths[r], 2))
-	}
+	units := slices.Max(rowUnits)
 	unit, gather := make([]int, B*S), make([]int, B*S)
 	weight := make([]float32, B*S)
 	sizes := make([]float32, B*units)
@@ -141,12 +139,8 @@ func (m *Merger) Merge(l int, x mat.Tensor, mask *kernels.Mask) (mat.Tensor, *ke
 			case p == 0:
 			case p-1 < len(labels[r]):
 				u = 1 + labels[r][p-1]
-			default: // [SEP]
-				k := 0
-				for _, c := range labels[r] {
-					k = max(k, c+1)
-				}
-				u = 1 + k
+			default: // [SEP], the row's last unit
+				u = rowUnits[r] - 1
 			}
 			unit[i], gather[i] = r*units+u, r*units+u
 			sizes[r*units+u] += m.sizes[i]

@@ -367,12 +367,12 @@ func (m *Model) SetMerge(c *hierarchy.MergeConfig) error {
 // Merge returns the token merging in use at inference, or nil.
 func (m *Model) Merge() *hierarchy.MergeConfig { return m.merge }
 
-// Merger returns the merger of one forward pass — in training only when
-// the merging says so — or nil when nothing is merged (set
-// encoder.Options.Merge only when it is not nil).
-func (m *Model) Merger(train bool) (*hierarchy.Merger, error) {
+// SetMerger sets opt.Merge to the merger of one forward pass — in training
+// only when the merging says so — and returns it, or leaves opt as it is
+// and returns nil when nothing is merged.
+func (m *Model) SetMerger(opt *encoder.Options) (*hierarchy.Merger, error) {
 	c := m.merge
-	if train {
+	if opt.Train {
 		c = nil
 		if h := m.Config.Hierarchy; h != nil && h.Merge != nil && h.Merge.Train {
 			c = h.Merge
@@ -381,7 +381,12 @@ func (m *Model) Merger(train bool) (*hierarchy.Merger, error) {
 	if c == nil {
 		return nil, nil
 	}
-	return hierarchy.NewMerger(c, m.hier, m.Encoder)
+	mg, err := hierarchy.NewMerger(c, m.hier, m.Encoder)
+	if err != nil {
+		return nil, err
+	}
+	opt.Merge = mg // only a merger: a nil *Merger is not a nil encoder.Merger
+	return mg, nil
 }
 
 // Labels returns every task's label vocabulary, by task name.

@@ -103,13 +103,10 @@ func (m *Model) Scores(d *datasets.Dataset, b *tasks.Batch, ts []*tasks.Task) (m
 	if m.engine != nil {
 		return m.engine.Scores(d, b, ts)
 	}
-	merge, err := m.Merger(false)
+	opt := encoder.Options{Depth: Depth(ts), Words: b.Words}
+	merge, err := m.SetMerger(&opt)
 	if err != nil {
 		return nil, err
-	}
-	opt := encoder.Options{Depth: Depth(ts), Words: b.Words}
-	if merge != nil {
-		opt.Merge = merge
 	}
 	res, err := m.Encoder.Forward(b.Enc, opt)
 	if err != nil {

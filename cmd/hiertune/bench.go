@@ -57,20 +57,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *runDir != "" {
 		onlyFlags := map[string]bool{"run": true, "data": true, "merge": true, "rounds": true, "dataset": true, "checkpoint": true, "batch": true, "threads": true, "cpuprofile": true}
 		var other []string
+		batchSize := 0 // the run's own unless --batch is given
 		fs.Visit(func(f *flag.Flag) {
-			if !onlyFlags[f.Name] {
+			switch {
+			case !onlyFlags[f.Name]:
 				other = append(other, "--"+f.Name)
+			case f.Name == "batch":
+				batchSize = *batch
 			}
 		})
 		if len(other) > 0 {
 			return usageError{fmt.Sprintf("--run times a run on --data: %s does not apply", strings.Join(other, ", "))}
 		}
-		batchSize := 0
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "batch" {
-				batchSize = *batch
-			}
-		})
 		return benchRun(benchRunOptions{run: *runDir, data: *dataPath, dataset: *dataset, checkpoint: *checkpoint,
 			merges: merges, rounds: *rounds, batch: batchSize, threads: *threads, profile: *cpuProfile}, stdout, stderr)
 	}
