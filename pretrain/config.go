@@ -16,6 +16,7 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/internal/yamlstrict"
+	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/train"
 )
 
@@ -40,6 +41,8 @@ type ModelConfig struct {
 	// From is a checkpoint (directory, hf:org/name, embedded name) to
 	// continue pretraining; empty starts from scratch.
 	From string `yaml:"from"`
+	// Grow deepens the From checkpoint before training starts.
+	Grow GrowConfig `yaml:"grow"`
 	// Preset names an architecture (encoder.Presets) for a new model; the
 	// fields below override its values.
 	Preset       string  `yaml:"preset"`
@@ -51,6 +54,17 @@ type ModelConfig struct {
 	Dropout      float64 `yaml:"dropout"`
 	// AttentionDrop defaults to Dropout.
 	AttentionDrop *float64 `yaml:"attention_dropout"`
+}
+
+// GrowConfig makes a deeper encoder out of a shallower one by copying its
+// layers (progressive stacking), to continue pretraining from.
+type GrowConfig struct {
+	// Layers is the new depth, a multiple of the checkpoint's; 0 keeps it.
+	Layers int `yaml:"layers"`
+	// Scheme is how layers are copied (loader.GrowSchemes): "stack" (the
+	// default) puts copies of the whole stack on top, "interleave" follows
+	// every layer with its copies.
+	Scheme string `yaml:"scheme"`
 }
 
 // VocabConfig chooses the vocabulary of a new model: an existing one, or one
@@ -107,6 +121,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	if c.Model.From == "" && c.Model.Preset == "" {
 		c.Model.Preset = "bert-mini"
+	}
+	if c.Model.Grow.Layers > 0 && c.Model.Grow.Scheme == "" {
+		c.Model.Grow.Scheme = "stack"
 	}
 	if c.Model.AttentionDrop == nil {
 		d := c.Model.Dropout
@@ -170,6 +187,12 @@ func (c *Config) validate() error {
 		check(c.Vocab.File != "" || c.Vocab.Size >= 100, "vocab: give a file, or a size (at least 100) to train one")
 	} else {
 		check(c.Vocab.File == "" && c.Vocab.Size == 0, "vocab: a model continued from a checkpoint keeps its vocabulary")
+	}
+	if g := c.Model.Grow; g != (GrowConfig{}) {
+		_, known := loader.GrowSchemes[g.Scheme]
+		check(c.Model.From != "", "model.grow: growing needs a checkpoint to grow (model.from)")
+		check(g.Layers > 0, "model.grow.layers must be positive, got %d", g.Layers)
+		check(known, "model.grow.scheme must be stack or interleave, got %q", g.Scheme)
 	}
 	return errors.Join(errs...)
 }

@@ -304,6 +304,9 @@ func TestConfigErrors(t *testing.T) {
 		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\n":                                                   "vocab",
 		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\nobjective: {sentence: nope}\n": "objective.sentence",
 		"output: x\ndata: {files: [a]}\ntrain: {steps: 10, time_limit: soon}\nvocab: {size: 1000}\n":            "invalid duration",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nvocab: {size: 1000}\nmodel: {grow: {layers: 8}}\n":  "model.from",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nmodel: {from: d, grow: {layers: 8, scheme: up}}\n":  "model.grow.scheme",
+		"output: x\ndata: {files: [a]}\ntrain: {steps: 10}\nmodel: {from: d, grow: {scheme: stack}}\n":          "model.grow.layers",
 	}
 	for text, want := range cases {
 		if _, err := ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {

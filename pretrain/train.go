@@ -120,6 +120,13 @@ func (t *trainer) setup(latest string) error {
 		if ck, err = loader.Open(t.cfg.Model.From); err != nil {
 			return err
 		}
+		if g := t.cfg.Model.Grow; g.Layers > 0 {
+			old := ck.Config.NumHiddenLayers
+			if err := ck.Grow(g.Layers, g.Scheme); err != nil {
+				return fmt.Errorf("model.grow: %s: %w", t.cfg.Model.From, err)
+			}
+			fmt.Fprintf(t.log, "grew %s from %d to %d layers (%s)\n", t.cfg.Model.From, old, g.Layers, g.Scheme)
+		}
 	}
 	if ck != nil {
 		if err := t.fromCheckpoint(ck); err != nil {

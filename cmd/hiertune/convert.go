@@ -19,10 +19,12 @@ import (
 var torchDTypes = map[tensor.DType]string{tensor.F32: "float32", tensor.F16: "float16", tensor.BF16: "bfloat16"}
 
 func runConvert(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("convert", "convert --model DIR|FILE.onnx|hf:ORG/NAME --output DIR [--dtype F16|BF16|F32]", stdout, stderr)
+	fs := newFlagSet("convert", "convert --model DIR|FILE.onnx|hf:ORG/NAME --output DIR [--dtype F16|BF16|F32] [--grow LAYERS [--grow-scheme stack|interleave]]", stdout, stderr)
 	model := fs.String("model", "", "the checkpoint to convert (anything the loader reads: safetensors, pytorch_model.bin, ONNX, the Hub)")
 	output := fs.String("output", "", "the directory to write: config.json, model.safetensors and the tokenizer files")
 	dtype := fs.String("dtype", "F16", "the dtype of the written weights: F32, F16 or BF16")
+	grow := fs.Int("grow", 0, "write a deeper encoder made by copying the checkpoint's layers (a multiple of its depth), as pretrain's model.grow does")
+	scheme := fs.String("grow-scheme", "stack", "how --grow copies layers: stack (copies of the whole stack on top) or interleave (each layer followed by its copies)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +38,11 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	ck, err := openCheckpoint(*model, stderr)
 	if err != nil {
 		return err
+	}
+	if *grow > 0 {
+		if err := ck.Grow(*grow, *scheme); err != nil {
+			return fmt.Errorf("--grow: %s: %w", *model, err)
+		}
 	}
 	m, err := ck.Model() // every encoder tensor is there and fits the configuration
 	if err != nil {

@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"predict":   {"annotate a file with a fine-tuned run, writing the same format", runPredict},
 	"inspect":   {"show how a fine-tuned run's tasks read the encoder: their layers or learned layer mixes", runInspect},
 	"export":    {"write a fine-tuned run as an ONNX graph (encoder, adapters, heads) and check it against ONNX Runtime", runExport},
+	"probe":     {"train probes on every layer's frozen states (with control tasks) to see which layer holds a task", runProbe},
 	"distill":   {"distil a fine-tuned run into a smaller student (TinyBERT's two stages, multi-task and multi-teacher)", runDistill},
 }
 

@@ -30,3 +30,32 @@ func TestHeatmapIsWellFormedSVG(t *testing.T) {
 		}
 	}
 }
+
+func TestLinesIsWellFormedSVG(t *testing.T) {
+	out := Lines("upos & <feats>", "layer", "accuracy", []string{"emb", "1", "2"}, []Series{
+		{Name: "upos", Values: []float64{50, 90, 95}, Mark: 1.5},
+		{Name: "upos control", Values: []float64{40, math.NaN(), 45}, Dashed: true, Mark: math.NaN()},
+	}, true)
+	dec := xml.NewDecoder(strings.NewReader(string(out)))
+	for {
+		if _, err := dec.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("not well-formed XML: %v", err)
+			}
+			break
+		}
+	}
+	s := string(out)
+	// Five points (the NaN left out), one mark, two lines and their legend.
+	for what, want := range map[string]int{"<circle": 5, "<path": 1, "<polyline": 2, "stroke-dasharray": 2, ">upos control<": 1} {
+		if got := strings.Count(s, what); got != want {
+			t.Errorf("%d %s, want %d", got, what, want)
+		}
+	}
+	// The y axis starts at 0 and ends on a round value above 95.
+	for _, want := range []string{"upos &amp; &lt;feats&gt;", ">0<", ">100<"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+}
