@@ -362,3 +362,63 @@ func TestResolvedConfigRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowAndResume grows a trained 2-layer model to 4 layers and trains
+// it, and interrupts and resumes the same run: the resumed run, which
+// continues from its own 4-layer checkpoint without growing again, ends as
+// the uninterrupted one.
+func TestGrowAndResume(t *testing.T) {
+	dir := t.TempDir()
+	base, raw := smallConfig(t, filepath.Join(dir, "base"), 8)
+	if err := Run(context.Background(), base, raw, run.New, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(base.Output, "checkpoints", "step-0000008")
+	grown := func(out string) (*Config, []byte) {
+		r := []byte(`output: ` + out + `
+model: {from: ` + from + `, grow: {layers: 4, scheme: stack}}
+data: {files: [` + base.Data.Files[0] + `], max_length: 24, heldout: 0.1, eval_sequences: 40}
+train: {batch_size: 8, steps: 8, learning_rate: 1e-3, eval_every: 5, save_every: 3, threads: 2}
+`)
+		cfg, err := ParseConfig(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg, r
+	}
+	cfgA, rawA := grown(filepath.Join(dir, "a"))
+	var log bytes.Buffer
+	if err := Run(context.Background(), cfgA, rawA, run.New, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "from 2 to 4 layers (stack)") {
+		t.Errorf("the run did not say it grew the model: %s", log.String())
+	}
+	cfgB, rawB := grown(filepath.Join(dir, "b"))
+	ctx, cancel := context.WithCancel(context.Background())
+	afterStep = func(step int) {
+		if step == 4 {
+			cancel()
+		}
+	}
+	defer func() { afterStep = nil }()
+	if err := Run(ctx, cfgB, rawB, run.New, io.Discard); !errors.Is(err, train.ErrStopped) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	afterStep = nil
+	if err := Run(context.Background(), cfgB, rawB, run.Continue, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(cfgA.Output, "checkpoints", "step-0000008", "model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(cfgB.Output, "checkpoints", "step-0000008", "model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatal("the resumed grown run ended with different weights")
+	}
+	ck, err := loader.Read(filepath.Join(cfgA.Output, "checkpoints", "step-0000008"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Config.NumHiddenLayers != 4 {
+		t.Errorf("the grown run's checkpoint has %d layers, want 4", ck.Config.NumHiddenLayers)
+	}
+}
