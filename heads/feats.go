@@ -10,6 +10,7 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads/decode"
 	"github.com/hiertune/hiertune/kernels"
 )
 
@@ -140,7 +141,7 @@ func (c *Classifier) Decode(logits []float32) []int {
 	K := len(c.Labels)
 	out := make([]int, len(logits)/K)
 	for i := range out {
-		out[i] = argmax(logits[i*K : (i+1)*K])
+		out[i] = decode.Argmax(logits[i*K : (i+1)*K])
 	}
 	return out
 }

@@ -232,7 +232,7 @@ func (p *Parser) DecodeLabels(heads [][]int, scores []float32) ([][]int, error) 
 // (when the label set has "root"), otherwise the best other label.
 func (p *Parser) label(scores []float32, toRoot bool) int {
 	if p.root < 0 {
-		return argmax(scores)
+		return decode.Argmax(scores)
 	}
 	if toRoot {
 		return p.root

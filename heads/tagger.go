@@ -78,7 +78,7 @@ func (t *Tagger) Decode(logits []float32, sentences []int) ([]int, error) {
 	out := make([]int, 0, words)
 	if !t.CRF {
 		for r := 0; r < words; r++ {
-			out = append(out, argmax(logits[r*K:(r+1)*K]))
+			out = append(out, decode.Argmax(logits[r*K:(r+1)*K]))
 		}
 		return out, nil
 	}
@@ -194,14 +194,4 @@ func toFloat64(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/hiertune/hiertune/encoder"
+	"github.com/hiertune/hiertune/heads/decode"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/optim"
 )
@@ -329,7 +330,7 @@ func (p *probe) predict(s *split) []int {
 			if p.task.Kind == Arc && isPadding(b, r) {
 				continue
 			}
-			out = append(out, argmax(v[r*cols:(r+1)*cols]))
+			out = append(out, decode.Argmax(v[r*cols:(r+1)*cols]))
 		}
 		arena.Reset()
 	}
@@ -341,14 +342,4 @@ func (p *probe) predict(s *split) []int {
 func isPadding(b *batch, r int) bool {
 	slot := r % b.W
 	return slot == 0 || slot >= b.lengths[r/b.W]
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

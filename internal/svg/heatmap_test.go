@@ -10,15 +10,7 @@ import (
 func TestHeatmapIsWellFormedSVG(t *testing.T) {
 	out := Heatmap(`a <title> & more`, []string{"layer 1", "layer 2"}, []string{"emb", "1"},
 		[][]float64{{1, math.NaN()}, {0.25, -0.75}})
-	dec := xml.NewDecoder(strings.NewReader(string(out)))
-	for {
-		if _, err := dec.Token(); err != nil {
-			if err.Error() != "EOF" {
-				t.Fatalf("not well-formed XML: %v", err)
-			}
-			break
-		}
-	}
+	wellFormed(t, out)
 	s := string(out)
 	if strings.Count(s, "<rect") != 1+3 { // background and three cells, the NaN left blank
 		t.Errorf("%d rects", strings.Count(s, "<rect"))
@@ -36,15 +28,7 @@ func TestLinesIsWellFormedSVG(t *testing.T) {
 		{Name: "upos", Values: []float64{50, 90, 95}, Mark: 1.5},
 		{Name: "upos control", Values: []float64{40, math.NaN(), 45}, Dashed: true, Mark: math.NaN()},
 	}, true)
-	dec := xml.NewDecoder(strings.NewReader(string(out)))
-	for {
-		if _, err := dec.Token(); err != nil {
-			if err.Error() != "EOF" {
-				t.Fatalf("not well-formed XML: %v", err)
-			}
-			break
-		}
-	}
+	wellFormed(t, out)
 	s := string(out)
 	// Five points (the NaN left out), one mark, two lines and their legend.
 	for what, want := range map[string]int{"<circle": 5, "<path": 1, "<polyline": 2, "stroke-dasharray": 2, ">upos control<": 1} {
@@ -56,6 +40,20 @@ func TestLinesIsWellFormedSVG(t *testing.T) {
 	for _, want := range []string{"upos &amp; &lt;feats&gt;", ">0<", ">100<"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("SVG lacks %q", want)
+		}
+	}
+}
+
+// wellFormed fails the test unless out is well-formed XML.
+func wellFormed(t *testing.T, out []byte) {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(string(out)))
+	for {
+		if _, err := dec.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("not well-formed XML: %v", err)
+			}
+			return
 		}
 	}
 }
