@@ -335,11 +335,14 @@ HT_CLONES static void ht_xent_bwd(long r0, long r1, long cols, const float *logi
 // b*S*ld + h*hd and is read with leading dimension ld. probs is [B, heads, S, S].
 
 // ht_attn_fwd computes, for the (batch, head) pairs [bh0, bh1):
-//   P = softmax(scale * Q K^T + mask), ctx = dropout(P) V.
-// mask is the additive key mask [B, S]; work is an S*S scratch buffer.
+//   P = softmax(scale * Q K^T + mask + bias), ctx = dropout(P) V.
+// mask is the additive key mask [B, S]; bias, when not NULL, an additive
+// logit per head [B, S, S, heads] (pair states' bias); work is an S*S
+// scratch buffer.
 HT_CLONES static void ht_attn_fwd(long bh0, long bh1, long S, long heads, long hd, long ld, const float *q,
-                                  const float *k, const float *v, const float *mask, float scale, float *probs,
-                                  float *ctx, uint32_t seed, uint32_t threshold, float dscale, float *work) {
+                                  const float *k, const float *v, const float *mask, const float *bias, float scale,
+                                  float *probs, float *ctx, uint32_t seed, uint32_t threshold, float dscale,
+                                  float *work) {
 	for (long bh = bh0; bh < bh1; bh++) {
 		long b = bh / heads, h = bh % heads;
 		long base = b * S * ld + h * hd;
@@ -349,6 +352,10 @@ HT_CLONES static void ht_attn_fwd(long bh0, long bh1, long S, long heads, long h
 		for (long i = 0; i < S; i++) {
 			float *row = P + i * S;
 			for (long j = 0; j < S; j++) row[j] += mb[j];
+			if (bias) {
+				const float *br = bias + (b * S + i) * S * heads + h;
+				for (long j = 0; j < S; j++) row[j] += br[j * heads];
+			}
 			ht_softmax_row(S, row);
 		}
 		const float *A = P;
@@ -360,12 +367,14 @@ HT_CLONES static void ht_attn_fwd(long bh0, long bh1, long S, long heads, long h
 	}
 }
 
-// ht_attn_bwd computes dQ, dK, dV for the pairs [bh0, bh1) from dctx, given
-// the probabilities saved by the forward pass. work holds 2*S*S floats.
+// ht_attn_bwd computes dQ, dK, dV (and, when dbias is not NULL, the
+// bias's gradient [B, S, S, heads]) for the pairs [bh0, bh1) from dctx,
+// given the probabilities saved by the forward pass. work holds 2*S*S
+// floats.
 HT_CLONES static void ht_attn_bwd(long bh0, long bh1, long S, long heads, long hd, long ld, const float *q,
                                   const float *k, const float *v, const float *probs, const float *dctx, float scale,
-                                  float *dq, float *dk, float *dv, uint32_t seed, uint32_t threshold, float dscale,
-                                  float *work) {
+                                  float *dq, float *dk, float *dv, float *dbias, uint32_t seed, uint32_t threshold,
+                                  float dscale, float *work) {
 	float *dP = work, *Pd = work + S * S;
 	for (long bh = bh0; bh < bh1; bh++) {
 		long b = bh / heads, h = bh % heads;
@@ -387,6 +396,10 @@ HT_CLONES static void ht_attn_bwd(long bh0, long bh1, long S, long heads, long h
 			float dot = 0.0f;
 			for (long j = 0; j < S; j++) dot += pr[j] * dr[j];
 			for (long j = 0; j < S; j++) dr[j] = pr[j] * (dr[j] - dot);
+			if (dbias) {
+				float *gb = dbias + (b * S + i) * S * heads + h;
+				for (long j = 0; j < S; j++) gb[j * heads] = dr[j];
+			}
 		}
 		// scores = scale * Q K^T: dQ = scale dS K, dK = scale dS^T Q
 		ht_sgemm(0, 0, (int)S, (int)hd, (int)S, scale, dP, (int)S, k + base, (int)ld, 0.0f, dq + base, (int)ld);

@@ -95,6 +95,11 @@ func TestGradAttention(t *testing.T) {
 				ctx, _ := Attention(q, k, v, mask, heads, d)
 				return ctx
 			})
+			bias := leaf(r, B*S*S, heads, 1)
+			gradCheck(t, []*Matrix{q, k, v, bias}, func() mat.Tensor {
+				ctx, _ := AttentionWithBias(q, k, v, bias, mask, heads, d)
+				return ctx
+			})
 		})
 	}
 }
@@ -102,10 +107,26 @@ func TestGradAttention(t *testing.T) {
 func TestAttentionMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const B, S, H, heads = 2, 4, 6, 3
-	hd := H / heads
 	q, k, v := leaf(r, B*S, H, 1), leaf(r, B*S, H, 1), leaf(r, B*S, H, 1)
 	mask := NewMask(B, S, []int64{1, 1, 1, 1, 1, 1, 0, 0})
-	ctx, probs := Attention(q, k, v, mask, heads, Dropout{})
+	naiveAttention(t, q, k, v, nil, mask, heads)
+	naiveAttention(t, q, k, v, leaf(r, B*S*S, heads, 1), mask, heads)
+}
+
+// naiveAttention checks AttentionWithBias (Attention without a bias)
+// against attention computed the obvious way, in float64.
+func naiveAttention(t *testing.T, q, k, v, bias *Matrix, mask *Mask, heads int) {
+	t.Helper()
+	B, S := mask.Batch, mask.Seq
+	_, H := Dims(q)
+	hd := H / heads
+	var ctx mat.Tensor
+	var probs []float32
+	if bias == nil {
+		ctx, probs = Attention(q, k, v, mask, heads, Dropout{})
+	} else {
+		ctx, probs = AttentionWithBias(q, k, v, bias, mask, heads, Dropout{})
+	}
 	Q, K, V, C := Values(q), Values(k), Values(v), Values(ctx)
 	for b := 0; b < B; b++ {
 		for h := 0; h < heads; h++ {
@@ -118,6 +139,9 @@ func TestAttentionMatchesNaive(t *testing.T) {
 						s += float64(Q[(b*S+i)*H+h*hd+c]) * float64(K[(b*S+j)*H+h*hd+c])
 					}
 					s /= math.Sqrt(float64(hd))
+					if bias != nil {
+						s += float64(Values(bias)[((b*S+i)*S+j)*heads+h])
+					}
 					if mask.Add[b*S+j] != 0 {
 						s = math.Inf(-1)
 					}

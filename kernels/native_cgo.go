@@ -154,22 +154,22 @@ func xentBwd(r0, r1, cols int, logits []float32, labels []int64, ignore int64, l
 	C.ht_xent_bwd(C.long(r0), C.long(r1), C.long(cols), fp(logits), ip(labels), C.int64_t(ignore), fp(lse), C.float(scale), fp(dx))
 }
 
-func attnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask []float32, scale float32, probs, ctx []float32, seed, threshold uint32, dscale float32, work []float32) {
+func attnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask, bias []float32, scale float32, probs, ctx []float32, seed, threshold uint32, dscale float32, work []float32) {
 	if !blasLoaded {
-		refAttnFwd(bh0, bh1, S, heads, hd, ld, q, k, v, mask, scale, probs, ctx, seed, threshold, dscale, work)
+		refAttnFwd(bh0, bh1, S, heads, hd, ld, q, k, v, mask, bias, scale, probs, ctx, seed, threshold, dscale, work)
 		return
 	}
 	C.ht_attn_fwd(C.long(bh0), C.long(bh1), C.long(S), C.long(heads), C.long(hd), C.long(ld), fp(q), fp(k), fp(v),
-		fp(mask), C.float(scale), fp(probs), fp(ctx), C.uint32_t(seed), C.uint32_t(threshold), C.float(dscale), fp(work))
+		fp(mask), fp(bias), C.float(scale), fp(probs), fp(ctx), C.uint32_t(seed), C.uint32_t(threshold), C.float(dscale), fp(work))
 }
 
-func attnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv []float32, seed, threshold uint32, dscale float32, work []float32) {
+func attnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv, dbias []float32, seed, threshold uint32, dscale float32, work []float32) {
 	if !blasLoaded {
-		refAttnBwd(bh0, bh1, S, heads, hd, ld, q, k, v, probs, dctx, scale, dq, dk, dv, seed, threshold, dscale, work)
+		refAttnBwd(bh0, bh1, S, heads, hd, ld, q, k, v, probs, dctx, scale, dq, dk, dv, dbias, seed, threshold, dscale, work)
 		return
 	}
 	C.ht_attn_bwd(C.long(bh0), C.long(bh1), C.long(S), C.long(heads), C.long(hd), C.long(ld), fp(q), fp(k), fp(v),
-		fp(probs), fp(dctx), C.float(scale), fp(dq), fp(dk), fp(dv), C.uint32_t(seed), C.uint32_t(threshold),
+		fp(probs), fp(dctx), C.float(scale), fp(dq), fp(dk), fp(dv), fp(dbias), C.uint32_t(seed), C.uint32_t(threshold),
 		C.float(dscale), fp(work))
 }
 

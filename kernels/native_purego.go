@@ -39,12 +39,12 @@ func xentBwd(r0, r1, cols int, logits []float32, labels []int64, ignore int64, l
 	refXentBwd(r0, r1, cols, logits, labels, ignore, lse, scale, dx)
 }
 
-func attnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask []float32, scale float32, probs, ctx []float32, seed, threshold uint32, dscale float32, work []float32) {
-	refAttnFwd(bh0, bh1, S, heads, hd, ld, q, k, v, mask, scale, probs, ctx, seed, threshold, dscale, work)
+func attnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask, bias []float32, scale float32, probs, ctx []float32, seed, threshold uint32, dscale float32, work []float32) {
+	refAttnFwd(bh0, bh1, S, heads, hd, ld, q, k, v, mask, bias, scale, probs, ctx, seed, threshold, dscale, work)
 }
 
-func attnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv []float32, seed, threshold uint32, dscale float32, work []float32) {
-	refAttnBwd(bh0, bh1, S, heads, hd, ld, q, k, v, probs, dctx, scale, dq, dk, dv, seed, threshold, dscale, work)
+func attnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv, dbias []float32, seed, threshold uint32, dscale float32, work []float32) {
+	refAttnBwd(bh0, bh1, S, heads, hd, ld, q, k, v, probs, dctx, scale, dq, dk, dv, dbias, seed, threshold, dscale, work)
 }
 
 func adamW(p, g, m, v []float32, b1, c1, b2, c2, eps, decay, stepSize, bc2Sqrt float32) {

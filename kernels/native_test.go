@@ -115,20 +115,28 @@ func TestAttentionPrimitivesMatchReference(t *testing.T) {
 		}
 	}
 	mask := NewMask(B, S, attend)
-	for _, threshold := range []uint32{0, 1 << 30} {
+	pairBias := randSlice(r, B*S*S*heads, 1)
+	for _, c := range []struct {
+		threshold uint32
+		bias      []float32
+	}{{0, nil}, {1 << 30, nil}, {0, pairBias}, {1 << 30, pairBias}} {
+		threshold, bias := c.threshold, c.bias
 		probs, ctx, pr, cr := make([]float32, B*heads*S*S), make([]float32, B*S*H), make([]float32, B*heads*S*S), make([]float32, B*S*H)
 		work := make([]float32, 2*S*S)
-		attnFwd(0, B*heads, S, heads, hd, H, q, k, v, mask.Add, 0.35, probs, ctx, 11, threshold, 4.0/3, work)
-		refAttnFwd(0, B*heads, S, heads, hd, H, q, k, v, mask.Add, 0.35, pr, cr, 11, threshold, 4.0/3, work)
+		attnFwd(0, B*heads, S, heads, hd, H, q, k, v, mask.Add, bias, 0.35, probs, ctx, 11, threshold, 4.0/3, work)
+		refAttnFwd(0, B*heads, S, heads, hd, H, q, k, v, mask.Add, bias, 0.35, pr, cr, 11, threshold, 4.0/3, work)
 		closeTo(t, "probs", probs, pr, 1e-6, 1e-5)
 		closeTo(t, "ctx", ctx, cr, 1e-5, 1e-4)
-		grads := func(f func(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv []float32, seed, threshold uint32, dscale float32, work []float32)) [3][]float32 {
-			g := [3][]float32{make([]float32, B*S*H), make([]float32, B*S*H), make([]float32, B*S*H)}
-			f(0, B*heads, S, heads, hd, H, q, k, v, pr, dctx, 0.35, g[0], g[1], g[2], 11, threshold, 4.0/3, work)
+		grads := func(f func(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv, dbias []float32, seed, threshold uint32, dscale float32, work []float32)) [4][]float32 {
+			g := [4][]float32{make([]float32, B*S*H), make([]float32, B*S*H), make([]float32, B*S*H)}
+			if bias != nil {
+				g[3] = make([]float32, len(bias))
+			}
+			f(0, B*heads, S, heads, hd, H, q, k, v, pr, dctx, 0.35, g[0], g[1], g[2], g[3], 11, threshold, 4.0/3, work)
 			return g
 		}
 		got, want := grads(attnBwd), grads(refAttnBwd)
-		for i, name := range []string{"dq", "dk", "dv"} {
+		for i, name := range []string{"dq", "dk", "dv", "dbias"} {
 			closeTo(t, name, got[i], want[i], 1e-5, 1e-4)
 		}
 	}

@@ -202,7 +202,7 @@ func refXentBwd(r0, r1, cols int, logits []float32, labels []int64, ignore int64
 	}
 }
 
-func refAttnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask []float32, scale float32, probs, ctx []float32, seed, threshold uint32, dscale float32, work []float32) {
+func refAttnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask, bias []float32, scale float32, probs, ctx []float32, seed, threshold uint32, dscale float32, work []float32) {
 	for bh := bh0; bh < bh1; bh++ {
 		b, h := bh/heads, bh%heads
 		base := b*S*ld + h*hd
@@ -213,6 +213,12 @@ func refAttnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask []float32, scale f
 			row := P[i*S : (i+1)*S]
 			for j := range row {
 				row[j] += mb[j]
+			}
+			if bias != nil {
+				br := bias[(b*S+i)*S*heads+h:]
+				for j := range row {
+					row[j] += br[j*heads]
+				}
 			}
 			refSoftmaxRow(row)
 		}
@@ -225,7 +231,7 @@ func refAttnFwd(bh0, bh1, S, heads, hd, ld int, q, k, v, mask []float32, scale f
 	}
 }
 
-func refAttnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv []float32, seed, threshold uint32, dscale float32, work []float32) {
+func refAttnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, scale float32, dq, dk, dv, dbias []float32, seed, threshold uint32, dscale float32, work []float32) {
 	dP, Pd := work[:S*S], work[S*S:2*S*S]
 	for bh := bh0; bh < bh1; bh++ {
 		b, h := bh/heads, bh%heads
@@ -249,6 +255,12 @@ func refAttnBwd(bh0, bh1, S, heads, hd, ld int, q, k, v, probs, dctx []float32, 
 			}
 			for j := range pr {
 				dr[j] = pr[j] * (dr[j] - dot)
+			}
+			if dbias != nil {
+				gb := dbias[(b*S+i)*S*heads+h:]
+				for j := range dr {
+					gb[j*heads] = dr[j]
+				}
 			}
 		}
 		refGemm(false, false, S, hd, S, scale, dP, S, k[base:], ld, 0, dq[base:], ld)

@@ -10,7 +10,7 @@ arm alike, and writes:
   OUT/curve-METRIC.svg  score against speed-up, one line per method
 
 Usage: scripts/hierarchy_curve.py SPEC.json
-SPEC: {"out": DIR, "data": FILE, "rounds": 3, "metrics": ["ewt.las", ...],
+SPEC: {"out": DIR, "data": FILE, "dataset": NAME (runs with several), "rounds": 3, "metrics": ["ewt.las", ...],
        "baseline": "method whose 'none' is the speed-up's 1.0",
        "arms": [{"method": NAME, "runs": [DIR, ...], "merges": ["none", SPEC, ...]}, ...]}
 Runs of one seed share an index in their "runs" lists.
@@ -23,8 +23,10 @@ import subprocess
 import sys
 
 
-def bench(run, data, merges):
+def bench(run, data, merges, dataset=""):
     cmd = ["bin/hiertune", "bench", "--run", run, "--data", data, "--rounds", "1"]
+    if dataset:
+        cmd += ["--dataset", dataset]
     for m in merges:
         cmd += ["--merge", m]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -101,7 +103,7 @@ def main():
     for rnd in range(rounds):
         for arm in spec["arms"]:
             for seed, run in enumerate(arm["runs"]):
-                for rec in bench(run, data, arm["merges"]):
+                for rec in bench(run, data, arm["merges"], spec.get("dataset", "")):
                     key = (arm["method"], seed, rec["merge"])
                     times.setdefault(key, []).append(rec["tokens_per_s"])
                     scores[key] = rec
