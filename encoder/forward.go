@@ -41,6 +41,25 @@ type Options struct {
 	// and maps the states above the merges back to the positions (token
 	// merging; see Merger).
 	Merge Merger
+	// Pairs, when set, adds a bias per head and token pair to the
+	// attention logits and sees every layer's output (pair states; see
+	// Pairs).
+	Pairs Pairs
+	// NoPositions leaves the absolute position embeddings out (with pair
+	// states, which give positions relative to each token instead).
+	NoPositions bool
+}
+
+// Pairs carries pair states through a forward pass: layer l's attention
+// adds Bias(l) to its logits, and Update sees layer l's output. A Pairs
+// serves one forward pass over the batch's positions (no word pooling or
+// merging).
+type Pairs interface {
+	// Bias returns layer l's (1-based) attention bias, [batch·seq·seq,
+	// heads] as kernels.AttentionWithBias reads it, or nil for none.
+	Bias(l int) mat.Tensor
+	// Update is called with layer l's output.
+	Update(l int, x mat.Tensor) error
 }
 
 // Merger merges the positions of a forward pass into fewer units between
@@ -125,6 +144,9 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 	if opt.Merge != nil && len(opt.Scores) > 0 {
 		return nil, fmt.Errorf("encoder: attention scores of merged layers are over units, not tokens: no scores with token merging")
 	}
+	if opt.Pairs != nil && (opt.Merge != nil || opt.Words != nil || len(opt.Scores) > 0) {
+		return nil, fmt.Errorf("encoder: pair states are over the batch's positions: not with word pooling, token merging or attention scores")
+	}
 	depth := len(m.Layers)
 	if opt.Depth > 0 && opt.Depth < depth {
 		depth = opt.Depth
@@ -148,7 +170,11 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 	if w != nil && w.After == 0 {
 		x, err = m.wordEmbeddings(b, w, &d)
 	} else {
-		x, err = m.Embeddings.Forward(b, m.positionIDs(b), &d)
+		var positions []int
+		if !opt.NoPositions {
+			positions = m.positionIDs(b)
+		}
+		x, err = m.Embeddings.Forward(b, positions, &d)
 	}
 	if err != nil {
 		return nil, err
@@ -187,8 +213,16 @@ func (m *Model) Forward(b *Batch, opt Options) (*Result, error) {
 			}
 		}
 		var probs []float32
-		var scores mat.Tensor
-		x, probs, scores = l.Forward(x, mask, &d, slices.Contains(opt.Scores, i+1))
+		var scores, bias mat.Tensor
+		if opt.Pairs != nil {
+			bias = opt.Pairs.Bias(i + 1)
+		}
+		x, probs, scores = l.forward(x, mask, bias, &d, slices.Contains(opt.Scores, i+1))
+		if opt.Pairs != nil {
+			if err := opt.Pairs.Update(i+1, x); err != nil {
+				return nil, err
+			}
+		}
 		if scores != nil {
 			res.Scores[i] = scores
 		}
@@ -378,18 +412,22 @@ func (d *dropouts) next(site int) kernels.Dropout {
 	return kernels.Dropout{P: float32(p), Seed: d.rng.Uint32()}
 }
 
-// Forward returns dropout(LayerNorm(word + position + token type)).
+// Forward returns dropout(LayerNorm(word + position + token type)), without
+// the position term when positions is nil.
 func (e *Embeddings) Forward(b *Batch, positions []int, d *dropouts) (mat.Tensor, error) {
 	types := b.TokenTypeIDs
 	if types == nil {
 		types = make([]int, len(b.InputIDs))
 	}
-	sum, err := kernels.Embeddings(
+	lookups := []kernels.Lookup{
 		// The padding row gets no gradient, as with PyTorch's padding_idx.
-		kernels.Lookup{Table: e.WordEmbeddings, IDs: b.InputIDs, Pad: e.PadTokenID},
-		kernels.Lookup{Table: e.PositionEmbeddings, IDs: positions, Pad: -1},
-		kernels.Lookup{Table: e.TokenTypeEmbeddings, IDs: types, Pad: -1},
-	)
+		{Table: e.WordEmbeddings, IDs: b.InputIDs, Pad: e.PadTokenID},
+		{Table: e.TokenTypeEmbeddings, IDs: types, Pad: -1},
+	}
+	if positions != nil {
+		lookups = append(lookups, kernels.Lookup{Table: e.PositionEmbeddings, IDs: positions, Pad: -1})
+	}
+	sum, err := kernels.Embeddings(lookups...)
 	if err != nil {
 		return nil, fmt.Errorf("encoder embeddings: %w", err)
 	}
@@ -400,27 +438,34 @@ func (e *Embeddings) Forward(b *Batch, positions []int, d *dropouts) (mat.Tensor
 // Forward runs one transformer block and returns its output and attention
 // probabilities, and with withScores its attention scores (else nil).
 func (l *Layer) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts, withScores bool) (out mat.Tensor, probs []float32, scores mat.Tensor) {
-	a, probs, scores := l.Attention.Forward(x, mask, d, withScores)
+	return l.forward(x, mask, nil, d, withScores)
+}
+
+// forward is Forward with an attention bias per head and token pair (nil:
+// none; see kernels.AttentionWithBias).
+func (l *Layer) forward(x mat.Tensor, mask *kernels.Mask, bias mat.Tensor, d *dropouts, withScores bool) (out mat.Tensor, probs []float32, scores mat.Tensor) {
+	a, probs, scores := l.Attention.Forward(x, mask, bias, d, withScores)
 	h := l.Intermediate.Forward(a)
 	return l.Output.Forward(h, a, d), probs, scores
 }
 
 // Forward returns the attention sub-layer's output and probabilities, and
-// with withScores its scores (else nil).
-func (a *Attention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts, withScores bool) (out mat.Tensor, probs []float32, scores mat.Tensor) {
-	ctx, probs, scores := a.Self.Forward(x, mask, d, withScores)
+// with withScores its scores (else nil); bias, when not nil, is added to
+// the attention logits (kernels.AttentionWithBias).
+func (a *Attention) Forward(x mat.Tensor, mask *kernels.Mask, bias mat.Tensor, d *dropouts, withScores bool) (out mat.Tensor, probs []float32, scores mat.Tensor) {
+	ctx, probs, scores := a.Self.Forward(x, mask, bias, d, withScores)
 	return a.Output.Forward(ctx, x, d), probs, scores
 }
 
 // Forward returns the attention context of every head, concatenated, with
 // the probabilities, and with withScores the scores as an operator (else
-// nil).
-func (s *SelfAttention) Forward(x mat.Tensor, mask *kernels.Mask, d *dropouts, withScores bool) (ctx mat.Tensor, probs []float32, scores mat.Tensor) {
+// nil); bias, when not nil, is added to the logits.
+func (s *SelfAttention) Forward(x mat.Tensor, mask *kernels.Mask, bias mat.Tensor, d *dropouts, withScores bool) (ctx mat.Tensor, probs []float32, scores mat.Tensor) {
 	q, k, v := s.Query.Forward(x), s.Key.Forward(x), s.Value.Forward(x)
 	if withScores {
 		scores = kernels.AttentionScores(q, k, mask.Batch, mask.Seq, s.NumHeads)
 	}
-	ctx, probs = kernels.Attention(q, k, v, mask, s.NumHeads, d.next(attentionDropout))
+	ctx, probs = kernels.AttentionWithBias(q, k, v, bias, mask, s.NumHeads, d.next(attentionDropout))
 	return ctx, probs, scores
 }
 
