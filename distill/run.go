@@ -95,6 +95,9 @@ func openTeachers(cfg *Config, log io.Writer) ([]*teacher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("teacher %s: %w", r, err)
 		}
+		if m.Pairs() != nil {
+			return nil, fmt.Errorf("teacher %s: a teacher with pair states (pairs:) is not supported by distillation yet", r)
+		}
 		t := &teacher{run: r, m: m, cfg: tcfg}
 		tasks := runs[r]
 		for _, tc := range m.Config.Tasks {

@@ -49,6 +49,9 @@ func Model(m *model.Model, opt Options) (*onnx.Model, error) {
 	if opset < 17 || opset > 21 {
 		return nil, fmt.Errorf("export: opset %d is not supported (17 to 21)", opset)
 	}
+	if m.Pairs() != nil {
+		return nil, fmt.Errorf("export: the model has pair states (pairs:), which the exporter does not write yet; they are dense tensor algebra (Gather, MatMul, Mul, Add), so they can be")
+	}
 	layers := m.Encoder.Config.NumHiddenLayers
 	depth := model.Depth(m.Tasks)
 	for _, n := range opt.HiddenStates {

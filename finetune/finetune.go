@@ -316,6 +316,9 @@ func (j *job) Step(s int) (train.Stats, error) {
 		if _, err := j.m.SetMerger(&opt); err != nil {
 			return st, err
 		}
+		if err := j.m.SetPairs(&opt, b); err != nil {
+			return st, err
+		}
 		var hb *Batch
 		if j.hook != nil {
 			hb = j.hookBatch(d, b, ts)

@@ -161,6 +161,51 @@ func TestRunEvalPredict(t *testing.T) {
 func TestResumeIsExact(t *testing.T) {
 	t.Run("plain", func(t *testing.T) { resumeIsExact(t, "") })
 	t.Run("hierarchy", func(t *testing.T) { resumeIsExact(t, hierarchyBlock) })
+	t.Run("pairs", func(t *testing.T) { resumeIsExact(t, pairsBlock) })
+}
+
+// pairsBlock turns on every part of pair states.
+const pairsBlock = `pairs: {dim: 4, triangle: true, triangle_max_length: 128, parser: true, no_positions: true}
+`
+
+// TestPairs trains with pair states read by attention and the parser,
+// checks their parameters moved and were saved, and that eval on the saved
+// model reproduces the run's dev scores.
+func TestPairs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	m, logged := trainAndOpen(t, out, pairsBlock+strings.Replace(hierBody, "steps: 8", "steps: 4", 1))
+	p := m.Pairs()
+	if p == nil || p.Parser == nil {
+		t.Fatal("the saved model has no pair states or no parser projection")
+	}
+	moved := 0
+	for _, np := range p.NamedParams() {
+		for _, v := range kernels.Values(np.Param) {
+			if v != 0 && (strings.Contains(np.Name, ".bias.weight") || strings.Contains(np.Name, "parser")) {
+				moved++
+				break
+			}
+		}
+	}
+	if moved < 2 {
+		t.Errorf("only %d of the pair biases and the parser projection left zero", moved)
+	}
+	scores, err := m.Evaluate("", ewtDev, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ewt.upos", "ewt.las"} {
+		if scores[k] != logged[k] {
+			t.Errorf("%s: eval %v, logged %v", k, scores[k], logged[k])
+		}
+	}
+	// Inputs longer than the triangle update accepts are refused before
+	// training, naming the file and line.
+	cfg, raw := jobConfig(t, filepath.Join(t.TempDir(), "long"), strings.Replace(pairsBlock, "triangle_max_length: 128", "triangle_max_length: 64", 1)+hierBody)
+	err = Run(context.Background(), cfg, raw, run.New, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), ".conllu:") || !strings.Contains(err.Error(), "triangle_max_length 64") {
+		t.Errorf("a too long input for the triangle update: %v", err)
+	}
 }
 
 // hierarchyBlock turns on every part of the soft hierarchy.

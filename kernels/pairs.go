@@ -247,3 +247,73 @@ func (f *reshapeFn) Backward(gy mat.Tensor) error {
 	}
 	return nil
 }
+
+// PairLogits returns the n×cols matrix whose value k is p[rows[k]]·u — a
+// learned projection (u, [1, d]) of the pair states p [pairs, d] picked by
+// rows — or 0 where rows[k] is negative (a pair without a state): a
+// parser's arc scores from the pair states of its words.
+func PairLogits(p, u mat.Tensor, rows []int, n, cols int) mat.Tensor {
+	pr, d := Dims(p)
+	if ur, uc := Dims(u); ur != 1 || uc != d || len(rows) != n*cols {
+		panic(fmt.Sprintf("kernels.PairLogits: u %d×%d for %d-wide states, %d rows for %d×%d", ur, uc, d, len(rows), n, cols))
+	}
+	for _, r := range rows {
+		if r >= pr {
+			panic(fmt.Sprintf("kernels.PairLogits: row %d of %d pair states", r, pr))
+		}
+	}
+	return run(&pairLogitsFn{p: p, u: u, rows: rows, n: n, cols: cols, d: d})
+}
+
+type pairLogitsFn struct {
+	p, u       mat.Tensor
+	rows       []int
+	n, cols, d int
+}
+
+func (f *pairLogitsFn) Operands() []mat.Tensor { return []mat.Tensor{f.p, f.u} }
+
+func (f *pairLogitsFn) Forward() (mat.Tensor, error) {
+	p, u, d := Values(f.p), Values(f.u), f.d
+	out := alloc(f.n * f.cols)
+	for k, r := range f.rows {
+		if r < 0 {
+			continue
+		}
+		var s float32
+		for e, w := range u {
+			s += p[r*d+e] * w
+		}
+		out[k] = s
+	}
+	return NewMatrix(f.n, f.cols, out), nil
+}
+
+func (f *pairLogitsFn) Backward(gy mat.Tensor) error {
+	p, u, g, d := Values(f.p), Values(f.u), Values(gy), f.d
+	var dp, du []float32
+	if f.p.RequiresGrad() {
+		dp = alloc(len(p))
+	}
+	if f.u.RequiresGrad() {
+		du = alloc(d)
+	}
+	for k, r := range f.rows {
+		if r < 0 {
+			continue
+		}
+		if dp != nil {
+			for e, w := range u {
+				dp[r*d+e] += g[k] * w
+			}
+		}
+		if du != nil {
+			for e := range du {
+				du[e] += g[k] * p[r*d+e]
+			}
+		}
+	}
+	accGrad(f.p, dp)
+	accGrad(f.u, du)
+	return nil
+}

@@ -17,6 +17,9 @@ func TestGradPairOps(t *testing.T) {
 	pa, pc := leaf(r, B*S*S, d, 1), leaf(r, B*S*S, d, 1)
 	gradCheck(t, []*Matrix{pa, pc}, func() mat.Tensor { return TriangleProduct(pa, pc, B, S, keep) })
 	gradCheck(t, []*Matrix{pa}, func() mat.Tensor { return Reshape(pa, B*S, S*d) })
+	u := leaf(r, 1, d, 1)
+	rows := []int{3, -1, 3, 0, 31, 7}
+	gradCheck(t, []*Matrix{pa, u}, func() mat.Tensor { return PairLogits(pa, u, rows, 2, 3) })
 }
 
 // TestPairOpsByHand checks both products against their definitions.

@@ -99,7 +99,11 @@ func (m *Model) Inspect(datasetName, data string) (*Inspection, error) {
 		if b.Words != nil && b.Words.After == 0 {
 			mask = b.Words.Mask() // the layers read words; pooling higher up ends depth mixing there
 		}
-		res, err := m.Encoder.Forward(b.Enc, encoder.Options{Depth: Depth(m.TasksOf(d)), Words: b.Words})
+		opt := encoder.Options{Depth: Depth(m.TasksOf(d)), Words: b.Words}
+		if err := m.SetPairs(&opt, b); err != nil {
+			return nil, err
+		}
+		res, err := m.Encoder.Forward(b.Enc, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +149,11 @@ func (m *Model) Hidden(d *datasets.Dataset, exs []*tasks.Example, fn func(b *tas
 	kernels.UseArena(arena)
 	defer kernels.UseArena(nil)
 	for _, b := range m.Batches(d, exs, 0) {
-		res, err := m.Encoder.Forward(b.Enc, encoder.Options{Words: b.Words})
+		opt := encoder.Options{Words: b.Words}
+		if err := m.SetPairs(&opt, b); err != nil {
+			return err
+		}
+		res, err := m.Encoder.Forward(b.Enc, opt)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/hiertune/hiertune/adapters"
 	"github.com/hiertune/hiertune/data/conllu"
@@ -27,6 +29,7 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/pairs"
 	"github.com/hiertune/hiertune/tasks"
 )
 
@@ -64,9 +67,11 @@ type Config struct {
 	DepthMixing string `yaml:"depth_mixing"`
 	// Hierarchy gives tokens hierarchy vectors, trains them and merges
 	// tokens by them (nil: none; see package hierarchy).
-	Hierarchy *hierarchy.Config          `yaml:"hierarchy"`
-	Datasets  map[string]datasets.Config `yaml:"datasets"`
-	Tasks     []tasks.Config             `yaml:"tasks"`
+	Hierarchy *hierarchy.Config `yaml:"hierarchy"`
+	// Pairs gives the encoder pair states (nil: none; see package pairs).
+	Pairs    *pairs.Config              `yaml:"pairs"`
+	Datasets map[string]datasets.Config `yaml:"datasets"`
+	Tasks    []tasks.Config             `yaml:"tasks"`
 }
 
 // WordPoolingConfig is word pooling inside the encoder: from hidden state
@@ -162,6 +167,7 @@ type Model struct {
 	// wordScore scores pieces for attention word pooling in the encoder.
 	wordScore *encoder.Linear
 	hier      *hierarchy.Module      // nil without hierarchy vectors
+	pairs     *pairs.Module          // nil without pair states
 	merge     *hierarchy.MergeConfig // the merging in use at inference, or nil
 	merged    [2]int                 // see MergeCounts
 	engine    Engine                 // nil: the Go encoder and heads (see SetEngine)
@@ -249,6 +255,18 @@ func New(cfg *Config, ck *loader.Checkpoint) (*Model, error) {
 		}
 		m.merge = h.Merge
 	}
+	if p := cfg.Pairs; p != nil {
+		p.Defaults()
+		if err := p.Check(L); err != nil {
+			return nil, err
+		}
+		switch {
+		case cfg.WordPooling != nil:
+			return nil, fmt.Errorf("pairs: pair states are over pieces; not with word_pooling")
+		case cfg.Hierarchy != nil && cfg.Hierarchy.Merge != nil:
+			return nil, fmt.Errorf("pairs: pair states are over pieces; not with hierarchy.merge")
+		}
+	}
 	names := make([]string, 0, len(cfg.Datasets))
 	for name := range cfg.Datasets {
 		names = append(names, name)
@@ -334,7 +352,56 @@ func (m *Model) BuildHeads(labels map[string][]string, seed uint64) error {
 	if h := m.Config.Hierarchy; h != nil && h.UsesVectors() {
 		m.hier = hierarchy.New(h, c.HiddenSize, c.NumHiddenLayers, rng)
 	}
+	if p := m.Config.Pairs; p != nil {
+		m.pairs = pairs.New(p, c.HiddenSize, c.NumAttentionHeads, c.NumHiddenLayers, rng)
+	}
 	return nil
+}
+
+// Pairs returns the model's pair-state parameters, or nil.
+func (m *Model) Pairs() *pairs.Module { return m.pairs }
+
+// SetPairs starts the pair states of a forward pass over b, when the model
+// has them: it sets opt.Pairs (and opt.NoPositions as configured) and
+// b.Pairs, which the tasks read. A batch whose pair states would not fit
+// in the memory available is refused before anything is computed.
+func (m *Model) SetPairs(opt *encoder.Options, b *tasks.Batch) error {
+	b.Pairs = nil
+	if m.pairs == nil {
+		return nil
+	}
+	depth := len(m.Encoder.Layers)
+	if opt.Depth > 0 {
+		depth = min(depth, opt.Depth)
+	}
+	if need, have := m.pairs.EstimateBytes(b.Enc.Size, b.Enc.Seq, depth), availableMemory(); have > 0 && need > have {
+		return fmt.Errorf("pairs: a batch of %d×%d pieces needs about %.1f GiB of pair states over %d layers, more than the %.1f GiB available: lower the batch size, max_length or pairs.dim",
+			b.Enc.Size, b.Enc.Seq, float64(need)/(1<<30), depth, float64(have)/(1<<30))
+	}
+	st, err := m.pairs.Start(b.Enc, m.Tok.Specials().SEP)
+	if err != nil {
+		return err
+	}
+	opt.Pairs, opt.NoPositions, b.Pairs = st, m.pairs.Config.NoPositions, st
+	return nil
+}
+
+// availableMemory returns the memory available to the process in bytes
+// (MemAvailable of /proc/meminfo), or 0 when it cannot tell.
+func availableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemAvailable:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // Hierarchy returns the model's hierarchy projections, or nil.
@@ -417,6 +484,9 @@ func (m *Model) HeadParams() []encoder.NamedParam {
 	}
 	if m.hier != nil {
 		ps = append(ps, m.hier.NamedParams()...)
+	}
+	if m.pairs != nil {
+		ps = append(ps, m.pairs.NamedParams()...)
 	}
 	for _, t := range m.Tasks {
 		ps = append(ps, t.Params()...)
@@ -606,7 +676,25 @@ func (m *Model) ReadInput(d *datasets.Dataset, path string, gold bool, log io.Wr
 			return nil, err
 		}
 	}
-	return exs, d.Encode(exs, path, m.Tok, m.MaxLength, m.Stride, log)
+	if err := d.Encode(exs, path, m.Tok, m.MaxLength, m.Stride, log); err != nil {
+		return nil, err
+	}
+	return exs, m.checkTriangle(path, exs)
+}
+
+// checkTriangle refuses, naming the file and line, an example whose
+// encoder input is longer than the pair states' triangle update accepts.
+func (m *Model) checkTriangle(file string, exs []*tasks.Example) error {
+	p := m.Config.Pairs
+	if p == nil || !p.Triangle {
+		return nil
+	}
+	for _, ex := range exs {
+		if n := ex.Longest(); n > p.TriangleMaxLength {
+			return fmt.Errorf("%s:%d: an input of %d pieces is longer than pairs.triangle_max_length %d (the triangle update costs n³; raise the limit to allow it)", file, ex.Line, n, p.TriangleMaxLength)
+		}
+	}
+	return nil
 }
 
 // Check checks the gold annotation of examples of dataset d read from file
@@ -664,6 +752,9 @@ func (m *Model) Load(d *datasets.Dataset, log io.Writer) error {
 		}
 	}
 	if err := d.Encode(d.Train, c.Train, m.Tok, m.MaxLength, m.Stride, log); err != nil {
+		return err
+	}
+	if err := m.checkTriangle(c.Train, d.Train); err != nil {
 		return err
 	}
 	if m.Config.LongSentences == "skip" {

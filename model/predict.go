@@ -108,6 +108,9 @@ func (m *Model) Scores(d *datasets.Dataset, b *tasks.Batch, ts []*tasks.Task) (m
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetPairs(&opt, b); err != nil {
+		return nil, err
+	}
 	res, err := m.Encoder.Forward(b.Enc, opt)
 	if err != nil {
 		return nil, err

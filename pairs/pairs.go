@@ -243,3 +243,12 @@ func (s *State) Update(l int, x mat.Tensor) error {
 // At returns the pair states after layer l ([B·S·S, dim]; 0: the
 // relations), once the forward pass has run that far.
 func (s *State) At(l int) mat.Tensor { return s.history[min(l, len(s.history)-1)] }
+
+// Parser reports whether parsers read the pair states.
+func (s *State) Parser() bool { return s.m.Parser != nil }
+
+// Logits returns the parser's scores of the pair states after layer l at
+// rows, an n×cols matrix (kernels.PairLogits).
+func (s *State) Logits(l int, rows []int, n, cols int) mat.Tensor {
+	return kernels.PairLogits(s.At(l), s.m.Parser, rows, n, cols)
+}

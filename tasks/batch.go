@@ -5,6 +5,7 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/pairs"
 )
 
 // Batch is a set of examples of one dataset encoded for the encoder: their
@@ -17,6 +18,9 @@ type Batch struct {
 	Words *encoder.WordPooling
 	// Tokens counts the real (not padding) pieces.
 	Tokens int
+	// Pairs is the pair states of the forward pass over the batch, set by
+	// the model that runs it when it has pair states (see package pairs).
+	Pairs *pairs.State
 
 	// rowOf[i] is the batch row of window 0 of example i; its other
 	// windows follow.

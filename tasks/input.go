@@ -19,6 +19,36 @@ type Input struct {
 	// slots, a row per encoder row) rather than packed per word and per
 	// example.
 	Graph bool
+	// PairLogits, when the model has pair states that parsers read,
+	// returns the n×cols scores of the pair states at rows (each (b·seq +
+	// i)·seq + j for tokens i, j of encoder row b; negative: no state,
+	// score 0) — see kernels.PairLogits.
+	PairLogits func(rows []int, n, cols int) mat.Tensor
+}
+
+// PairRows returns, for the word slots of the batch (WordSlots), the pair
+// state of every dependent slot i and head slot j of each example —
+// between the words' first pieces, or the [CLS] state for slot 0 — as
+// rows for PairLogits laid out like kernels.ArcScores's [B·W, W]: -1
+// where the two words are in different windows (no pair state) or a slot
+// is padding.
+func (b *Batch) PairRows() (rows []int, W int) {
+	W, starts, _ := b.WordSlots(false)
+	seq := b.Enc.Seq
+	counts := b.WordCounts()
+	for e := range b.Examples {
+		for i := range W {
+			for j := range W {
+				fi, fj := starts[e*W+i], starts[e*W+j]
+				if i > counts[e] || j > counts[e] || fi/seq != fj/seq {
+					rows = append(rows, -1)
+					continue
+				}
+				rows = append(rows, (fi/seq*seq+fi%seq)*seq+fj%seq)
+			}
+		}
+	}
+	return rows, W
 }
 
 // Words pools each word of the batch's examples into one row [words,

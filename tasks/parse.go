@@ -122,6 +122,10 @@ func (h *parseHead) Scores(in *Input, d heads.Dropout) (Scores, error) {
 		}
 	}
 	ps := h.parser.Forward(x, s, d)
+	if in.PairLogits != nil {
+		rows, W := in.Batch.PairRows()
+		ps.Arc = kernels.WeightedSum([]mat.Tensor{ps.Arc, in.PairLogits(rows, s.B*W, W)}, []float32{1, 1})
+	}
 	return &parseScores{Scores: ps, s: s}, nil
 }
 

@@ -241,7 +241,12 @@ func (t *Task) Input(hidden []mat.Tensor, b *Batch, graph bool) *Input {
 	if t.Mixer != nil {
 		states, _ = t.Mixer.Forward(hidden)
 	}
-	return &Input{States: states, Batch: b, Units: t.Data.WordLevel && b.UnitsAt(t.Deepest()), Graph: graph}
+	in := &Input{States: states, Batch: b, Units: t.Data.WordLevel && b.UnitsAt(t.Deepest()), Graph: graph}
+	if st := b.Pairs; st != nil && st.Parser() {
+		layer := t.Deepest()
+		in.PairLogits = func(rows []int, n, cols int) mat.Tensor { return st.Logits(layer, rows, n, cols) }
+	}
+	return in
 }
 
 // labelIndex maps each label to its index.
