@@ -14,13 +14,15 @@ import (
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR (--data FILE | --text \"A sentence.\" ...) [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]", stdout, stderr)
+	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR (--data FILE | --text \"A sentence.\" ...) [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]\n       hiertune inspect --swap --run DIR --data FILE [--swap-pairs 200] [--json OUT.json]", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	data := fs.String("data", "", "a file of one of the run's datasets, to average attention mixes over its tokens")
 	dataset := fs.String("dataset", "", "which dataset --data belongs to (needed when the run has several)")
 	jsonOut := fs.String("json", "", "also write the readings as JSON to this file")
 	svgOut := fs.String("svg", "", "write a heatmap of the depth-mixing weights (SVG) to this file; with --hierarchy, a directory for the dendrograms")
+	swap := fs.Bool("swap", false, "join consecutive sentences of --data two by two and report how much each word's states and predictions change between \"A B\" and \"B A\" (pair states without absolute positions: not at all)")
+	swapLimit := fs.Int("swap-pairs", 200, "with --swap: at most this many pairs of sentences (0: all)")
 	hier := fs.Bool("hierarchy", false, "show the hierarchy the run's hierarchy vectors induce on --data: dendrograms of its first sentences beside their gold trees, and over the file the H distances' spread and agreement with the trees")
 	layers := fs.String("layers", "", "with --hierarchy: comma-separated hidden states (default: every one with hierarchy vectors)")
 	sentences := fs.Int("sentences", 3, "with --hierarchy: how many sentences' dendrograms to show")
@@ -38,6 +40,9 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
+	}
+	if *swap {
+		return inspectSwap(m, *dataset, *data, *swapLimit, *jsonOut, stdout, stderr)
 	}
 	if *hier {
 		return inspectHierarchy(m, hierarchyOptions{data: *data, dataset: *dataset, layers: *layers, sentences: *sentences, texts: texts, svgDir: *svgOut, jsonOut: *jsonOut}, stdout, stderr)
