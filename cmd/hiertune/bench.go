@@ -16,10 +16,12 @@ import (
 
 	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/heads"
+	"github.com/hiertune/hiertune/internal/yamlstrict"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
 	"github.com/hiertune/hiertune/optim"
+	"github.com/hiertune/hiertune/pairs"
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
 )
@@ -45,6 +47,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	tokDir := fs.String("tokenizer", "", "with --data: the tokenizer's directory (default: the --model checkpoint's, or the embedded default's for a preset)")
 	pool := fs.Int("word-pooling", -1, "with --data: pool each word's pieces into one position after this hidden state (0: before the first layer; -1: no pooling)")
 	poolMode := fs.String("pool-mode", "mean", "with --word-pooling: mean, sum, first, last or attention (a learned score per piece)")
+	pairSpec := fs.String("pairs", "", "time the encoder with pair states: a pairs block in YAML flow style, e.g. '{dim: 16, triangle: true, triangle_max_length: 128}' (their parameters drawn at random, the biases too)")
 	runDir := fs.String("run", "", "time a fine-tuned run's inference on --data instead, under each --merge")
 	var merges repeatedFlag
 	fs.Var(&merges, "merge", "with --run: a token merging to time (repeatable; the first is the baseline of the speed-ups): none, or a merge block in YAML flow style, e.g. '{by: keys, after: [1, 2], ratio: 0.3}' (default: none, then the run's own)")
@@ -107,6 +110,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *seq > m.Config.MaxSequenceLength() {
 		return usageError{fmt.Sprintf("--seq %d exceeds the model's %d positions", *seq, m.Config.MaxSequenceLength())}
 	}
+	var pm *pairs.Module
+	if *pairSpec != "" {
+		if pm, err = benchPairs(*pairSpec, m.Config); err != nil {
+			return usageError{err.Error()}
+		}
+		if need := pm.EstimateBytes(*batch, *seq, m.Config.NumHiddenLayers); need > 0 {
+			fmt.Fprintf(stderr, "pair states: about %.2f GiB estimated for a training step\n", float64(need)/(1<<30))
+		}
+	}
 	report := map[string]any{
 		"model": *model, "backend": kernels.Backend(), "threads": *threads, "batch": *batch, "seq": *seq,
 		"steps": *steps, "warmup": *warmup, "dropout": m.Config.HiddenDropoutProb, "params": countParams(m),
@@ -124,14 +136,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for _, mode := range strings.Split(*modes, ",") {
 		switch strings.TrimSpace(mode) {
 		case "train":
-			t, err := benchTrain(m, bs, trainHead{name: *headName, classes: *labels, mask: *mask}, *steps, *warmup)
+			t, err := benchTrain(m, pm, bs, trainHead{name: *headName, classes: *labels, mask: *mask}, *steps, *warmup)
 			if err != nil {
 				return err
 			}
 			report["train_step_s"], report["train_fwd_s"], report["train_bwd_s"], report["train_opt_s"] = t.step, t.fwd, t.bwd, t.opt
 			report["train_tokens_per_s"] = t.tokensPerS
 		case "infer":
-			s, rate, err := benchInfer(m, bs, *steps, *warmup)
+			s, rate, err := benchInfer(m, pm, bs, *steps, *warmup)
 			if err != nil {
 				return err
 			}
@@ -237,9 +249,12 @@ type trainHead struct {
 // With the MLM head it is pretrain's: the masked-LM head (tied decoder) on a
 // share of the positions, cross-entropy, backward, clipping to norm 1 and
 // AdamW.
-func benchTrain(m *encoder.Model, bs []benchBatch, h trainHead, steps, warmup int) (trainTimes, error) {
+func benchTrain(m *encoder.Model, pm *pairs.Module, bs []benchBatch, h trainHead, steps, warmup int) (trainTimes, error) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	params := m.NamedParams()
+	if pm != nil {
+		params = append(params, pm.NamedParams()...)
+	}
 	var loss func(b benchBatch, last mat.Tensor) (mat.Tensor, error)
 	switch h.name {
 	case "token":
@@ -285,7 +300,11 @@ func benchTrain(m *encoder.Model, bs []benchBatch, h trainHead, steps, warmup in
 	for i := 0; i < warmup+steps; i++ {
 		b := bs[i%len(bs)]
 		t0 := time.Now()
-		res, err := m.Forward(b.enc, encoder.Options{Train: true, RNG: rng, Words: b.words})
+		fo := encoder.Options{Train: true, RNG: rng, Words: b.words}
+		if err := startPairs(pm, b, &fo); err != nil {
+			return trainTimes{}, err
+		}
+		res, err := m.Forward(b.enc, fo)
 		if err != nil {
 			return trainTimes{}, err
 		}
@@ -319,8 +338,12 @@ func benchTrain(m *encoder.Model, bs []benchBatch, h trainHead, steps, warmup in
 
 // benchInfer times a forward pass in evaluation mode, without gradients:
 // the median time and the rate of real tokens over all timed steps.
-func benchInfer(m *encoder.Model, bs []benchBatch, steps, warmup int) (float64, float64, error) {
-	for _, np := range m.NamedParams() {
+func benchInfer(m *encoder.Model, pm *pairs.Module, bs []benchBatch, steps, warmup int) (float64, float64, error) {
+	params := m.NamedParams()
+	if pm != nil {
+		params = append(params, pm.NamedParams()...)
+	}
+	for _, np := range params {
 		np.Param.SetRequiresGrad(false)
 		defer np.Param.SetRequiresGrad(true)
 	}
@@ -332,7 +355,11 @@ func benchInfer(m *encoder.Model, bs []benchBatch, steps, warmup int) (float64, 
 	for i := 0; i < warmup+steps; i++ {
 		b := bs[i%len(bs)]
 		t0 := time.Now()
-		res, err := m.Forward(b.enc, encoder.Options{Words: b.words})
+		opt := encoder.Options{Words: b.words}
+		if err := startPairs(pm, b, &opt); err != nil {
+			return 0, 0, err
+		}
+		res, err := m.Forward(b.enc, opt)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -344,6 +371,43 @@ func benchInfer(m *encoder.Model, bs []benchBatch, steps, warmup int) (float64, 
 		}
 	}
 	return median(ts), tokensPer(tokens, ts), nil
+}
+
+// benchPairs makes pair states for an encoder from a pairs block in YAML
+// flow style, every parameter drawn at random (so that the biases are not
+// zero, as after training).
+func benchPairs(spec string, c encoder.Config) (*pairs.Module, error) {
+	var pc pairs.Config
+	if err := yamlstrict.Decode([]byte(spec), &pc, nil); err != nil {
+		return nil, fmt.Errorf("--pairs %q: %w", spec, err)
+	}
+	pc.Defaults()
+	if err := pc.Check(c.NumHiddenLayers); err != nil {
+		return nil, fmt.Errorf("--pairs: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	pm := pairs.New(&pc, c.HiddenSize, c.NumAttentionHeads, c.NumHiddenLayers, rng)
+	for _, np := range pm.NamedParams() {
+		encoder.InitNormal(np.Param, 0.1, rng)
+	}
+	return pm, nil
+}
+
+// startPairs starts the pair states of a forward pass over b, if any (no
+// sentence boundaries: the benchmark's batches are one sequence each).
+func startPairs(pm *pairs.Module, b benchBatch, opt *encoder.Options) error {
+	if pm == nil {
+		return nil
+	}
+	if b.words != nil {
+		return fmt.Errorf("--pairs: not with word pooling")
+	}
+	st, err := pm.Start(b.enc, -1)
+	if err != nil {
+		return err
+	}
+	opt.Pairs, opt.NoPositions = st, pm.Config.NoPositions
+	return nil
 }
 
 // tokensPer returns tokens over the sum of the times.
