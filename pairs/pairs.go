@@ -217,12 +217,13 @@ func (m *Module) Start(b *encoder.Batch, sep int) (*State, error) {
 	return &State{m: m, B: b.Size, S: b.Seq, keep: keep, p: p, history: []mat.Tensor{p}}, nil
 }
 
-// Bias returns layer l's attention bias [B·S·S, heads], or nil below From.
+// Bias returns layer l's attention bias [B·S·S, heads] (from the states
+// after layer l-1), or nil below From.
 func (s *State) Bias(l int) mat.Tensor {
 	if l >= len(s.m.Bias) || s.m.Bias[l] == nil {
 		return nil
 	}
-	return kernels.Linear(s.p, s.m.Bias[l], nil)
+	return kernels.Linear(s.At(l-1), s.m.Bias[l], nil)
 }
 
 // Update writes layer l's output x into the pair states.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hiertune/hiertune/finetune"
@@ -14,13 +15,14 @@ import (
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR (--data FILE | --text \"A sentence.\" ...) [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]\n       hiertune inspect --swap --run DIR --data FILE [--swap-pairs 200] [--json OUT.json]", stdout, stderr)
+	fs := newFlagSet("inspect", "inspect --run DIR [--checkpoint best] [--data FILE --dataset NAME] [--json OUT.json]\n       hiertune inspect --hierarchy --run DIR (--data FILE | --text \"A sentence.\" ...) [--layers 2,3] [--sentences 3] [--svg DIR] [--json OUT.json]\n       hiertune inspect --swap --run DIR --data FILE [--swap-pairs 200] [--json OUT.json]\n       hiertune inspect --pairs --run DIR --text \"A sentence.\" [--layers 1] --svg DIR", stdout, stderr)
 	runDir := fs.String("run", "", "a fine-tuning run directory")
 	checkpoint := fs.String("checkpoint", "best", "which checkpoint: best, latest, or a step-NNNNNNN name")
 	data := fs.String("data", "", "a file of one of the run's datasets, to average attention mixes over its tokens")
 	dataset := fs.String("dataset", "", "which dataset --data belongs to (needed when the run has several)")
 	jsonOut := fs.String("json", "", "also write the readings as JSON to this file")
 	svgOut := fs.String("svg", "", "write a heatmap of the depth-mixing weights (SVG) to this file; with --hierarchy, a directory for the dendrograms")
+	pairView := fs.Bool("pairs", false, "draw the attention bias the run's pair states give each head of --layers (one layer) on the pieces of --text, as heatmaps in --svg DIR")
 	swap := fs.Bool("swap", false, "join consecutive sentences of --data two by two and report how much each word's states and predictions change between \"A B\" and \"B A\" (pair states without absolute positions: not at all)")
 	swapLimit := fs.Int("swap-pairs", 200, "with --swap: at most this many pairs of sentences (0: all)")
 	hier := fs.Bool("hierarchy", false, "show the hierarchy the run's hierarchy vectors induce on --data: dendrograms of its first sentences beside their gold trees, and over the file the H distances' spread and agreement with the trees")
@@ -34,12 +36,21 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" {
 		return usageError{"--run is required"}
 	}
-	if !*hier && (*layers != "" || *sentences != 3 || len(texts) > 0) {
-		return usageError{"--layers, --sentences and --text go with --hierarchy"}
+	if !*hier && !*pairView && (*layers != "" || *sentences != 3 || len(texts) > 0) {
+		return usageError{"--layers, --sentences and --text go with --hierarchy (--layers and --text also with --pairs)"}
 	}
 	m, err := finetune.Open(*runDir, *checkpoint)
 	if err != nil {
 		return err
+	}
+	if *pairView {
+		layer := 0
+		if *layers != "" {
+			if layer, err = strconv.Atoi(strings.TrimSpace(*layers)); err != nil {
+				return usageError{fmt.Sprintf("--layers %q: with --pairs, one layer", *layers)}
+			}
+		}
+		return inspectPairs(m, strings.Join(texts, " "), layer, *svgOut, stdout)
 	}
 	if *swap {
 		return inspectSwap(m, *dataset, *data, *swapLimit, *jsonOut, stdout, stderr)
