@@ -74,6 +74,12 @@ func Inputs(m *model.Model) []string {
 	if pieces {
 		in = append(in, WordStart, WordEnd)
 	}
+	if p := m.Pairs(); p != nil {
+		in = append(in, PairRelations)
+		if p.Parser != nil && slices.ContainsFunc(m.Tasks, func(t *tasks.Task) bool { return t.Config.Type == "parse" }) {
+			in = append(in, PairRows)
+		}
+	}
 	if m.Config.WordPooling != nil {
 		in = append(in, UnitStart, UnitEnd, UnitType)
 		if units {
@@ -115,6 +121,14 @@ func Feeds(m *model.Model, d *datasets.Dataset, b *tasks.Batch) (map[string]*ten
 	if slices.Contains(want, WordStart) {
 		W, s, e := b.WordSlots(false)
 		out[WordStart], out[WordEnd] = int64s(E, W, s), int64s(E, W, e)
+	}
+	if slices.Contains(want, PairRelations) {
+		rel := m.Pairs().Config.Relations(rows, seq, b.Enc.InputIDs, b.Enc.AttentionMask, m.Tok.Specials().SEP)
+		out[PairRelations] = int64s(rows, seq*seq, rel)
+	}
+	if slices.Contains(want, PairRows) {
+		pr, W := b.PairRows()
+		out[PairRows] = int64s(E, W*W, pr)
 	}
 	if slices.Contains(want, UnitStart) {
 		w := b.Words

@@ -62,6 +62,13 @@ func (x *exporter) encoder(depth int) error {
 	}
 	onUnits := words != nil && words.After == 0
 	x.hidden, x.units = []string{h}, []bool{onUnits}
+	var pairs string
+	if x.m.Pairs() != nil {
+		if pairs, err = x.pairStart(); err != nil {
+			return err
+		}
+		x.pairs = []string{pairs}
+	}
 	depthMix := x.m.DepthMixer()
 	for i, l := range enc.Layers[:depth] {
 		if words != nil && words.After > 0 && i == words.After {
@@ -77,10 +84,22 @@ func (x *exporter) encoder(depth int) error {
 				return err
 			}
 		}
-		if h, err = x.layer("encoder.layer."+strconv.Itoa(i), h, mask, l); err != nil {
+		var bias string
+		if pairs != "" {
+			if bias, err = x.pairBias(i+1, pairs); err != nil {
+				return err
+			}
+		}
+		if h, err = x.layer("encoder.layer."+strconv.Itoa(i), h, mask, bias, l); err != nil {
 			return err
 		}
 		x.hidden, x.units = append(x.hidden, h), append(x.units, onUnits)
+		if pairs != "" {
+			if pairs, err = x.pairUpdate(i+1, pairs, h); err != nil {
+				return err
+			}
+			x.pairs = append(x.pairs, pairs)
+		}
 	}
 	return nil
 }
@@ -94,16 +113,19 @@ func (x *exporter) embeddings() (string, error) {
 	}
 	words := g.Op("embeddings", "Gather", []string{word, InputIDs}, graph.AttrInt("axis", 0))
 	notPad := g.Cast("embeddings", g.Op("embeddings", "Not", []string{g.Op("embeddings", "Equal", []string{InputIDs, g.ScalarInt(int64(cfg.PadTokenID))})}), onnx.Int64)
-	pos, err := x.positions(InputIDs, notPad)
-	if err != nil {
-		return "", err
-	}
 	typ, err := x.table("embeddings.token_type_embeddings.weight", e.TokenTypeEmbeddings)
 	if err != nil {
 		return "", err
 	}
 	types := g.Op("embeddings", "Gather", []string{typ, TokenTypeIDs}, graph.AttrInt("axis", 0))
-	sum := g.Op("embeddings", "Add", []string{g.Op("embeddings", "Add", []string{words, pos}), types})
+	sum := g.Op("embeddings", "Add", []string{words, types})
+	if p := x.m.Pairs(); p == nil || !p.Config.NoPositions {
+		pos, err := x.positions(InputIDs, notPad)
+		if err != nil {
+			return "", err
+		}
+		sum = g.Op("embeddings", "Add", []string{sum, pos})
+	}
 	return g.LayerNorm("embeddings.LayerNorm", sum, e.LayerNorm)
 }
 
@@ -161,8 +183,9 @@ func (x *exporter) table(name string, p *nn.Param) (string, error) {
 	return x.g.Param(name, p, r, c)
 }
 
-// layer adds one transformer block on h [batch, seq, hidden].
-func (x *exporter) layer(name, h, mask string, l *encoder.Layer) (string, error) {
+// layer adds one transformer block on h [batch, seq, hidden]; bias, when
+// not "", is added to the attention logits [batch, heads, seq, seq].
+func (x *exporter) layer(name, h, mask, bias string, l *encoder.Layer) (string, error) {
 	g := x.g
 	cfg := x.m.Encoder.Config
 	heads := int64(l.Attention.Self.NumHeads)
@@ -192,7 +215,11 @@ func (x *exporter) layer(name, h, mask string, l *encoder.Layer) (string, error)
 		return "", err
 	}
 	scores := g.Op(name, "Mul", []string{g.Op(name, "MatMul", []string{q, k}), g.Scalar(float32(1 / math.Sqrt(float64(hd))))})
-	probs := g.Op(name, "Softmax", []string{g.Op(name, "Add", []string{scores, mask})}, graph.AttrInt("axis", -1))
+	logits := g.Op(name, "Add", []string{scores, mask})
+	if bias != "" {
+		logits = g.Op(name, "Add", []string{logits, bias})
+	}
+	probs := g.Op(name, "Softmax", []string{logits}, graph.AttrInt("axis", -1))
 	ctx := g.Reshape(name, g.Transpose(name, g.Op(name, "MatMul", []string{probs, v}), 0, 2, 1, 3), 0, 0, H)
 	a, err := g.Linear(name+".attention.output.dense", ctx, l.Attention.Output.Dense)
 	if err != nil {

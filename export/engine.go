@@ -67,7 +67,11 @@ func GoOutputs(m *model.Model, d *datasets.Dataset, b *tasks.Batch, names []stri
 			deepest = max(deepest, n)
 		}
 	}
-	res, err := m.Encoder.Forward(b.Enc, encoder.Options{Depth: max(deepest, 1), Words: b.Words})
+	opt := encoder.Options{Depth: max(deepest, 1), Words: b.Words}
+	if err := m.SetPairs(&opt, b); err != nil {
+		return nil, err
+	}
+	res, err := m.Encoder.Forward(b.Enc, opt)
 	if err != nil {
 		return nil, err
 	}

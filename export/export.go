@@ -49,9 +49,6 @@ func Model(m *model.Model, opt Options) (*onnx.Model, error) {
 	if opset < 17 || opset > 21 {
 		return nil, fmt.Errorf("export: opset %d is not supported (17 to 21)", opset)
 	}
-	if m.Pairs() != nil {
-		return nil, fmt.Errorf("export: the model has pair states (pairs:), which the exporter does not write yet; they are dense tensor algebra (Gather, MatMul, Mul, Add), so they can be")
-	}
 	layers := m.Encoder.Config.NumHiddenLayers
 	depth := model.Depth(m.Tasks)
 	for _, n := range opt.HiddenStates {
@@ -112,6 +109,10 @@ func inputShape(name string) *onnx.Shape {
 		return graph.Dims("examples", "words")
 	case UnitStart, UnitEnd, UnitType:
 		return graph.Dims("batch", "units")
+	case PairRelations:
+		return graph.Dims("batch", "seq_pairs")
+	case PairRows:
+		return graph.Dims("examples", "word_pairs")
 	}
 	return graph.Dims("batch", "seq")
 }
@@ -126,6 +127,9 @@ type exporter struct {
 	// says it is over the sequence pooled in the encoder.
 	hidden []string
 	units  []bool
+	// pairs[l] is the pair states after layer l [batch, seq, seq, dim]
+	// (0: the relations), with pair states.
+	pairs []string
 }
 
 // has reports whether the graph takes the named input.

@@ -183,6 +183,8 @@ var parityCases = []struct {
 	// Sentences longer than 16 pieces are split into overlapping windows.
 	{"windows-words-after-2-mean", "max_length: 16\nword_pooling: {after: 2, mode: mean}\n" + hierBody, 0},
 	{"depth-attention-words-first", "depth_mixing: attention\nword_pooling: {after: 1, mode: first}\n" + hierBody, 0},
+	{"pairs-triangle-parser", "pairs: {dim: 4, triangle: true, triangle_max_length: 128, parser: true}\n" + hierBody, 0},
+	{"pairs-windows-no-positions", "max_length: 16\npairs: {dim: 4, parser: true, no_positions: true, from: 2}\n" + hierBody, 0},
 }
 
 // TestParity exports models with every adapter and checks that ONNX

@@ -296,6 +296,13 @@ func (h *parseHead) Export(in GraphInput) ([]*onnx.ValueInfo, error) {
 	}
 	t := g.Op(name, "Add", []string{g.Op(name, "MatMul", []string{arcDep, uw}), ub})
 	arc := g.Op(name, "MatMul", []string{t, g.Transpose(name, arcHead, 0, 2, 1)})
+	pl, err := in.PairLogits()
+	if err != nil {
+		return nil, err
+	}
+	if pl != "" {
+		arc = g.Op(name, "Add", []string{arc, pl})
+	}
 	// A word is never its own head: mask the diagonal as ArcScores does.
 	// Heads beyond a sentence's end are masked in Go, which knows lengths.
 	slots := g.Op(name, "Range", []string{g.ScalarInt(0), g.Dim(name, arcHead, 1), g.ScalarInt(1)})

@@ -137,6 +137,10 @@ type GraphInput interface {
 	Sentences(mean bool) (string, error)
 	// Hidden is the width of the states.
 	Hidden() int
+	// PairLogits returns a parser's scores of the pair states between its
+	// word slots [examples, W, W] (as Input.PairLogits), or "" when the
+	// model's parsers read no pair states.
+	PairLogits() (string, error)
 }
 
 // Task is a configured task: its configuration, the layer or mix of layers

@@ -68,6 +68,11 @@ func AttrInts(name string, v ...int64) *onnx.Attribute {
 	return &onnx.Attribute{Name: name, Type: onnx.AttributeInts, Ints: v}
 }
 
+// AttrString is a STRING attribute.
+func AttrString(name, v string) *onnx.Attribute {
+	return &onnx.Attribute{Name: name, Type: onnx.AttributeString, S: []byte(v)}
+}
+
 // AttrFloat is a FLOAT attribute.
 func AttrFloat(name string, v float32) *onnx.Attribute {
 	return &onnx.Attribute{Name: name, Type: onnx.AttributeFloat, F: v}
