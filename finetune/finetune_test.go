@@ -16,6 +16,7 @@ import (
 
 	"github.com/hiertune/hiertune/data/conllu"
 	"github.com/hiertune/hiertune/datasets"
+	"github.com/hiertune/hiertune/encoder"
 	"github.com/hiertune/hiertune/hierarchy"
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
@@ -198,6 +199,13 @@ func TestPairs(t *testing.T) {
 		if scores[k] != logged[k] {
 			t.Errorf("%s: eval %v, logged %v", k, scores[k], logged[k])
 		}
+	}
+	// A batch whose pair states would not fit in memory is refused before
+	// anything is computed, with the estimate.
+	huge := &tasks.Batch{Enc: &encoder.Batch{Size: 1 << 16, Seq: 512}}
+	var opt encoder.Options
+	if err := m.SetPairs(&opt, huge); err == nil || !strings.Contains(err.Error(), "GiB of pair states") || opt.Pairs != nil {
+		t.Errorf("a batch of 65536×512 pieces with pair states: %v", err)
 	}
 	// Inputs longer than the triangle update accepts are refused before
 	// training, naming the file and line.
