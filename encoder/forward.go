@@ -419,14 +419,12 @@ func (e *Embeddings) Forward(b *Batch, positions []int, d *dropouts) (mat.Tensor
 	if types == nil {
 		types = make([]int, len(b.InputIDs))
 	}
-	lookups := []kernels.Lookup{
-		// The padding row gets no gradient, as with PyTorch's padding_idx.
-		{Table: e.WordEmbeddings, IDs: b.InputIDs, Pad: e.PadTokenID},
-		{Table: e.TokenTypeEmbeddings, IDs: types, Pad: -1},
-	}
+	// The padding row gets no gradient, as with PyTorch's padding_idx.
+	lookups := []kernels.Lookup{{Table: e.WordEmbeddings, IDs: b.InputIDs, Pad: e.PadTokenID}}
 	if positions != nil {
 		lookups = append(lookups, kernels.Lookup{Table: e.PositionEmbeddings, IDs: positions, Pad: -1})
 	}
+	lookups = append(lookups, kernels.Lookup{Table: e.TokenTypeEmbeddings, IDs: types, Pad: -1})
 	sum, err := kernels.Embeddings(lookups...)
 	if err != nil {
 		return nil, fmt.Errorf("encoder embeddings: %w", err)
