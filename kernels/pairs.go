@@ -160,60 +160,50 @@ func (f *triangleFn) Forward() (mat.Tensor, error) {
 }
 
 func (f *triangleFn) Backward(gy mat.Tensor) error {
-	S, d := f.S, f.d
-	a, c, g := Values(f.a), Values(f.c), Values(gy)
 	var da, dc []float32
 	if f.a.RequiresGrad() {
 		// da[b,i,k] = (1/n_b) Σ_j g[b,i,j] ⊙ c[b,j,k], for kept k
-		da = alloc(f.B * S * S * d)
-		parallel(f.B*S, 1, func(lo, hi int) {
-			for bi := lo; bi < hi; bi++ {
-				b, i := bi/S, bi%S
-				for k := range S {
-					if !f.keep[b*S+k] {
-						continue
-					}
-					dst := da[f.row(b, i, k)*d : (f.row(b, i, k)+1)*d]
-					for j := range S {
-						gr, cr := g[f.row(b, i, j)*d:], c[f.row(b, j, k)*d:]
-						for e := range dst {
-							dst[e] += gr[e] * cr[e]
-						}
-					}
-					for e := range dst {
-						dst[e] *= f.inv[b]
-					}
-				}
-			}
-		})
+		da = f.grad(Values(gy), Values(f.c), false)
 	}
 	if f.c.RequiresGrad() {
 		// dc[b,j,k] = (1/n_b) Σ_i g[b,i,j] ⊙ a[b,i,k], for kept k
-		dc = alloc(f.B * S * S * d)
-		parallel(f.B*S, 1, func(lo, hi int) {
-			for bj := lo; bj < hi; bj++ {
-				b, j := bj/S, bj%S
-				for k := range S {
-					if !f.keep[b*S+k] {
-						continue
-					}
-					dst := dc[f.row(b, j, k)*d : (f.row(b, j, k)+1)*d]
-					for i := range S {
-						gr, ar := g[f.row(b, i, j)*d:], a[f.row(b, i, k)*d:]
-						for e := range dst {
-							dst[e] += gr[e] * ar[e]
-						}
-					}
-					for e := range dst {
-						dst[e] *= f.inv[b]
-					}
-				}
-			}
-		})
+		dc = f.grad(Values(gy), Values(f.a), true)
 	}
 	accGrad(f.a, da)
 	accGrad(f.c, dc)
 	return nil
+}
+
+// grad returns out[b,x,k] = (1/n_b) Σ_y g[b,x,y] ⊙ other[b,y,k] over kept
+// k (zero elsewhere), with g read transposed (g[b,y,x]) when transposed.
+func (f *triangleFn) grad(g, other []float32, transposed bool) []float32 {
+	S, d := f.S, f.d
+	out := alloc(f.B * S * S * d)
+	parallel(f.B*S, 1, func(lo, hi int) {
+		for bx := lo; bx < hi; bx++ {
+			b, x := bx/S, bx%S
+			for k := range S {
+				if !f.keep[b*S+k] {
+					continue
+				}
+				dst := out[f.row(b, x, k)*d : (f.row(b, x, k)+1)*d]
+				for y := range S {
+					gr := g[f.row(b, x, y)*d:]
+					if transposed {
+						gr = g[f.row(b, y, x)*d:]
+					}
+					or := other[f.row(b, y, k)*d:]
+					for e := range dst {
+						dst[e] += gr[e] * or[e]
+					}
+				}
+				for e := range dst {
+					dst[e] *= f.inv[b]
+				}
+			}
+		}
+	})
+	return out
 }
 
 // Reshape returns x's values as a rows×cols matrix (row-major, the same
