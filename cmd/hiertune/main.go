@@ -39,6 +39,7 @@ var commands = map[string]command{
 	"inspect":   {"show how a fine-tuned run's tasks read the encoder: their layers or learned layer mixes", runInspect},
 	"export":    {"write a fine-tuned run as an ONNX graph (encoder, adapters, heads) and check it against ONNX Runtime", runExport},
 	"probe":     {"train probes on every layer's frozen states (with control tasks) to see which layer holds a task", runProbe},
+	"serve":     {"serve a fine-tuned run over HTTP/JSON with dynamic batching, limits, health checks and Prometheus metrics", runServe},
 	"distill":   {"distil a fine-tuned run into a smaller student (TinyBERT's two stages, multi-task and multi-teacher)", runDistill},
 }
 
