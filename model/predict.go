@@ -5,6 +5,7 @@ import (
 	"io"
 	"iter"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/hiertune/hiertune/datasets"
@@ -143,31 +144,102 @@ func (m *Model) MergeCounts() (positions, units int) {
 // and returns each task's predictions, in the order of exs. It resets the
 // step arena in use, if any, after each batch.
 func (m *Model) Predict(d *datasets.Dataset, exs []*tasks.Example, size int) (map[*tasks.Task][]tasks.Prediction, error) {
+	preds, _, err := m.predict(d, exs, size, false)
+	return preds, err
+}
+
+// Confidence is, for each score block of a task (its Target name: the
+// task's, or a parser's "TASK.arc" and "TASK.rel"), one value per row of
+// an example (a word, or the example for a sentence label): the softmax
+// probability of the most likely class, or for independent binary labels
+// (sigmoid) the least certain of the row's decisions, min over labels of
+// max(p, 1−p).
+type Confidence map[string][]float64
+
+// PredictConfidence is Predict that also returns each task's confidences
+// per example.
+func (m *Model) PredictConfidence(d *datasets.Dataset, exs []*tasks.Example, size int) (map[*tasks.Task][]tasks.Prediction, map[*tasks.Task][]Confidence, error) {
+	return m.predict(d, exs, size, true)
+}
+
+func (m *Model) predict(d *datasets.Dataset, exs []*tasks.Example, size int, confidence bool) (map[*tasks.Task][]tasks.Prediction, map[*tasks.Task][]Confidence, error) {
 	ts := m.TasksOf(d)
 	out := map[*tasks.Task][]tasks.Prediction{}
+	var conf map[*tasks.Task][]Confidence
+	if confidence {
+		conf = map[*tasks.Task][]Confidence{}
+	}
 	for _, t := range ts {
 		out[t] = make([]tasks.Prediction, len(exs))
+		if confidence {
+			conf[t] = make([]Confidence, len(exs))
+		}
 	}
 	arena := kernels.CurrentArena()
 	for group, b := range m.Batches(d, exs, size) {
 		scores, err := m.Scores(d, b, ts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, t := range ts {
 			ps, err := t.Head.Predict(scores[t], b)
 			if err != nil {
-				return nil, fmt.Errorf("task %s: %w", t.Config.Name, err)
+				return nil, nil, fmt.Errorf("task %s: %w", t.Config.Name, err)
 			}
 			for i, e := range group {
 				out[t][e] = ps[i]
+			}
+			if !confidence {
+				continue
+			}
+			targets, err := t.Head.Targets(scores[t], b)
+			if err != nil {
+				return nil, nil, fmt.Errorf("task %s: %w", t.Config.Name, err)
+			}
+			for _, e := range group {
+				conf[t][e] = Confidence{}
+			}
+			for _, tg := range targets {
+				v := kernels.Values(tg.Scores)
+				_, cols := kernels.Dims(tg.Scores)
+				row := 0
+				for i, e := range group {
+					var c []float64
+					for range tg.Rows[i] {
+						c = append(c, confidenceOf(v[row*cols:row*cols+tg.Cols[i]], tg.Sigmoid))
+						row++
+					}
+					conf[t][e][tg.Name] = c
+				}
 			}
 		}
 		if arena != nil {
 			arena.Reset()
 		}
 	}
-	return out, nil
+	return out, conf, nil
+}
+
+// confidenceOf returns the confidence of one row of logits (see
+// Confidence).
+func confidenceOf(logits []float32, sigmoid bool) float64 {
+	if sigmoid {
+		least := 1.0
+		for _, z := range logits {
+			p := 1 / (1 + math.Exp(-float64(z)))
+			least = min(least, max(p, 1-p))
+		}
+		return least
+	}
+	hi := math.Inf(-1)
+	for _, z := range logits {
+		hi = max(hi, float64(z))
+	}
+	var sum float64
+	for _, z := range logits {
+		sum += math.Exp(float64(z) - hi)
+	}
+	return 1 / sum
 }
 
 // Score returns the metrics of predictions on examples of dataset d, keyed

@@ -13,15 +13,18 @@ import (
 
 // job is one sentence waiting for the model.
 type job struct {
-	ctx context.Context
-	d   *datasets.Dataset
-	ex  *tasks.Example
-	out chan result // buffered: the batcher never waits for a reader
+	ctx        context.Context
+	d          *datasets.Dataset
+	ex         *tasks.Example
+	confidence bool        // the request wants probabilities
+	out        chan result // buffered: the batcher never waits for a reader
 }
 
-// result is a job's predictions, by task name, or why there are none.
+// result is a job's predictions (and confidences, if asked), by task, or
+// why there are none.
 type result struct {
 	pred map[*tasks.Task]tasks.Prediction
+	conf map[*tasks.Task]model.Confidence
 	err  error
 }
 
@@ -116,24 +119,38 @@ func (b *batcher) process(jobs []*job) {
 	for _, d := range order {
 		js := byDataset[d]
 		exs := make([]*tasks.Example, len(js))
-		words := 0
+		words, confidence := 0, false
 		for i, j := range js {
 			exs[i] = j.ex
 			words += max(len(j.ex.Words), 1)
+			confidence = confidence || j.confidence
 		}
 		start := time.Now()
-		preds, err := b.m.Predict(d, exs, b.maxBatch)
+		var preds map[*tasks.Task][]tasks.Prediction
+		var conf map[*tasks.Task][]model.Confidence
+		var err error
+		if confidence {
+			preds, conf, err = b.m.PredictConfidence(d, exs, b.maxBatch)
+		} else {
+			preds, err = b.m.Predict(d, exs, b.maxBatch)
+		}
 		b.metrics.batch(len(js), words, time.Since(start).Seconds())
 		for i, j := range js {
 			if err != nil {
 				j.out <- result{err: err}
 				continue
 			}
-			p := map[*tasks.Task]tasks.Prediction{}
+			res := result{pred: map[*tasks.Task]tasks.Prediction{}}
 			for t, ps := range preds {
-				p[t] = ps[i]
+				res.pred[t] = ps[i]
 			}
-			j.out <- result{pred: p}
+			if j.confidence {
+				res.conf = map[*tasks.Task]model.Confidence{}
+				for t, cs := range conf {
+					res.conf[t] = cs[i]
+				}
+			}
+			j.out <- res
 		}
 		arena.Reset()
 	}

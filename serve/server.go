@@ -160,6 +160,9 @@ type Request struct {
 	// Format is "json" (the default, except for CoNLL-U input) or
 	// "conllu".
 	Format string `json:"format,omitempty"`
+	// Probabilities adds each word's (or text's) confidence to the JSON
+	// answer (model.Confidence).
+	Probabilities bool `json:"probabilities,omitempty"`
 }
 
 // Response is the JSON answer: one entry per sentence (or text).
@@ -178,6 +181,11 @@ type Sentence struct {
 	// Entities holds each tagging task's entity spans (for BIO tags), by
 	// task name.
 	Entities map[string][]Entity `json:"entities,omitempty"`
+	// Probabilities holds, when asked, each task's confidences by score
+	// block (the task's name, or a parser's "TASK.arc" over heads): one
+	// per word (or text), the probability of the most likely class (for
+	// independent labels, the least certain decision's).
+	Probabilities map[string]model.Confidence `json:"probabilities,omitempty"`
 }
 
 // Entity is a span of words [Start, End) of a type, with its byte offsets
@@ -256,7 +264,10 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	for _, ex := range in.exs {
 		words += len(ex.Words)
 	}
-	preds, err := s.run(ctx, d, in.exs)
+	if req.Probabilities && (req.Format == "conllu" || (req.CoNLLU != "" && req.Format == "")) {
+		return len(in.exs), words, fail(http.StatusUnprocessableEntity, "probabilities come in the JSON answer: give \"format\": \"json\"")
+	}
+	preds, conf, err := s.run(ctx, d, in.exs, req.Probabilities)
 	if err != nil {
 		return len(in.exs), words, err
 	}
@@ -270,7 +281,7 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return len(in.exs), words, err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	return len(in.exs), words, json.NewEncoder(w).Encode(s.response(d, in, preds, req.Text))
+	return len(in.exs), words, json.NewEncoder(w).Encode(s.response(d, in, preds, conf, req.Text))
 }
 
 // input is a request's examples, with the words' byte offsets in its raw
@@ -388,40 +399,44 @@ func readCoNLLU(d *datasets.Dataset, doc string) ([]*tasks.Example, error) {
 }
 
 // run queues the examples and waits for their predictions.
-func (s *Server) run(ctx context.Context, d *datasets.Dataset, exs []*tasks.Example) (map[*tasks.Task][]tasks.Prediction, error) {
+func (s *Server) run(ctx context.Context, d *datasets.Dataset, exs []*tasks.Example, confidence bool) (map[*tasks.Task][]tasks.Prediction, map[*tasks.Task][]model.Confidence, error) {
 	if !s.ready.Load() {
-		return nil, fail(http.StatusServiceUnavailable, "the server is shutting down")
+		return nil, nil, fail(http.StatusServiceUnavailable, "the server is shutting down")
 	}
 	if !s.b.admit(len(exs)) {
-		return nil, fail(http.StatusServiceUnavailable, "the queue is full (%d sentences): retry later", s.cfg.Queue)
+		return nil, nil, fail(http.StatusServiceUnavailable, "the queue is full (%d sentences): retry later", s.cfg.Queue)
 	}
 	jobs := make([]*job, len(exs))
 	for i, ex := range exs {
-		jobs[i] = &job{ctx: ctx, d: d, ex: ex, out: make(chan result, 1)}
+		jobs[i] = &job{ctx: ctx, d: d, ex: ex, confidence: confidence, out: make(chan result, 1)}
 		s.b.submit(jobs[i])
 	}
 	out := map[*tasks.Task][]tasks.Prediction{}
+	conf := map[*tasks.Task][]model.Confidence{}
 	for _, t := range s.m.TasksOf(d) {
-		out[t] = make([]tasks.Prediction, len(exs))
+		out[t], conf[t] = make([]tasks.Prediction, len(exs)), make([]model.Confidence, len(exs))
 	}
 	for i, j := range jobs {
 		var res result
 		select {
 		case res = <-j.out:
 		case <-ctx.Done():
-			return nil, ctxError(ctx)
+			return nil, nil, ctxError(ctx)
 		}
 		if res.err != nil {
 			if ctx.Err() != nil {
-				return nil, ctxError(ctx)
+				return nil, nil, ctxError(ctx)
 			}
-			return nil, res.err
+			return nil, nil, res.err
 		}
 		for t, p := range res.pred {
 			out[t][i] = p
 		}
+		for t, c := range res.conf {
+			conf[t][i] = c
+		}
 	}
-	return out, nil
+	return out, conf, nil
 }
 
 func ctxError(ctx context.Context) error {
@@ -432,7 +447,7 @@ func ctxError(ctx context.Context) error {
 }
 
 // response lays out the predictions as JSON.
-func (s *Server) response(d *datasets.Dataset, in *input, preds map[*tasks.Task][]tasks.Prediction, text string) *Response {
+func (s *Server) response(d *datasets.Dataset, in *input, preds map[*tasks.Task][]tasks.Prediction, conf map[*tasks.Task][]model.Confidence, text string) *Response {
 	resp := &Response{Sentences: make([]Sentence, len(in.exs))}
 	ts := s.m.TasksOf(d)
 	for i, ex := range in.exs {
@@ -443,6 +458,15 @@ func (s *Server) response(d *datasets.Dataset, in *input, preds map[*tasks.Task]
 		for _, t := range ts {
 			p := preds[t][i]
 			sent.Predictions[t.Config.Name] = p
+			if c := conf[t][i]; c != nil {
+				// A parser's relation scores are taken at the gold heads
+				// (for distillation), which a served sentence has not.
+				delete(c, t.Config.Name+".rel")
+				if sent.Probabilities == nil {
+					sent.Probabilities = map[string]model.Confidence{}
+				}
+				sent.Probabilities[t.Config.Name] = c
+			}
 			if d.Data.Scheme == "" {
 				continue
 			}

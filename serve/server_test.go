@@ -156,6 +156,32 @@ func TestSameAsPredict(t *testing.T) {
 			k++
 		}
 	}
+	// Probabilities: one confidence per word for each score block, in
+	// (0, 1], and the most likely tag's is the one predicted.
+	code, _, body = post(t, url, `{"sentences": [["The", "cat", "sat", "."], ["It", "purred"]], "probabilities": true}`)
+	if code != 200 || json.Unmarshal(body, &resp) != nil {
+		t.Fatalf("probabilities: %d %s", code, body)
+	}
+	for _, s := range resp.Sentences {
+		if _, ok := s.Probabilities["deps"]["deps.rel"]; ok {
+			t.Error("relation confidences at gold heads in a served answer")
+		}
+		for _, block := range []string{"upos", "deps.arc"} {
+			task, _, _ := strings.Cut(block, ".")
+			c := s.Probabilities[task][block]
+			if len(c) != len(s.Words) {
+				t.Fatalf("%s: %d confidences for %d words (%s)", block, len(c), len(s.Words), body)
+			}
+			for _, v := range c {
+				if !(v > 0 && v <= 1) {
+					t.Errorf("%s: confidence %g", block, v)
+				}
+			}
+		}
+	}
+	if code, _, _ := post(t, url, `{"conllu": `+quote(string(doc))+`, "probabilities": true}`); code != 422 {
+		t.Errorf("probabilities with a CoNLL-U answer: %d", code)
+	}
 	// Raw text: sentences, words and offsets.
 	code, _, body = post(t, url, `{"text": "The cat sat. It purred!"}`)
 	if code != 200 || json.Unmarshal(body, &resp) != nil || len(resp.Sentences) != 2 || resp.Sentences[1].Offsets[0] != [2]int{13, 15} {
