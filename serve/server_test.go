@@ -297,3 +297,23 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error("the server still accepts connections after shutdown")
 	}
 }
+
+// TestLoad runs the load generator against the server, and refuses a
+// target off this machine.
+func TestLoad(t *testing.T) {
+	url, _, _ := start(t, Config{})
+	bodies, words := SentenceBodies([][]string{{"The", "cat"}, {"It", "purred", "."}, {"Yes"}}, 2)
+	if len(bodies) != 2 || words[0] != 5 || words[1] != 1 {
+		t.Fatalf("bodies %q, words %v", bodies, words)
+	}
+	r, err := Load(context.Background(), LoadOptions{URL: url, Bodies: bodies, Words: words, Clients: 4, Requests: 20, Duration: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 20 || r.Status["200"] != 20 || !(r.P50 > 0 && r.P50 <= r.P99) || r.WordsPerSecond <= 0 {
+		t.Errorf("load result %+v", r)
+	}
+	if _, err := Load(context.Background(), LoadOptions{URL: "http://192.0.2.1:80", Bodies: bodies, Clients: 1, Requests: 1, Duration: time.Second}); err == nil || !strings.Contains(err.Error(), "not a loopback") {
+		t.Errorf("a load test off this machine: %v", err)
+	}
+}

@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"export":    {"write a fine-tuned run as an ONNX graph (encoder, adapters, heads) and check it against ONNX Runtime", runExport},
 	"probe":     {"train probes on every layer's frozen states (with control tasks) to see which layer holds a task", runProbe},
 	"serve":     {"serve a fine-tuned run over HTTP/JSON with dynamic batching, limits, health checks and Prometheus metrics", runServe},
+	"load":      {"load-test a hiertune serve on this machine: throughput and latency quantiles at several client counts, as JSON", runLoad},
 	"distill":   {"distil a fine-tuned run into a smaller student (TinyBERT's two stages, multi-task and multi-teacher)", runDistill},
 }
 
