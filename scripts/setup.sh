@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a machine for hiertune and builds it into bin/hiertune.
 #   bash scripts/setup.sh
-# Installs what is missing (Debian/Ubuntu): gcc for cgo and OpenBLAS for the
-# matrix products. Without them hiertune still builds (CGO_ENABLED=0) and
+# Installs what is missing (Debian/Ubuntu): gcc for cgo, OpenBLAS for the
+# matrix products and Open MPI for data-parallel training (mpirun). Without them hiertune still builds (CGO_ENABLED=0) and
 # runs on its pure-Go kernels, only slower. Then fetches ONNX Runtime's
 # shared library (for `--engine onnx`) from the npm package onnxruntime-node
 # with `npm pack` (no install scripts run) into third_party/onnxruntime/,
@@ -24,6 +24,7 @@ missing=()
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || missing+=(libopenblas-dev)
+dpkg -s libopenmpi-dev >/dev/null 2>&1 || missing+=(openmpi-bin libopenmpi-dev)
 if [ ${#missing[@]} -gt 0 ]; then
 	if command -v apt-get >/dev/null 2>&1; then
 		sudo=""
