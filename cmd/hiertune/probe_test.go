@@ -122,3 +122,45 @@ func TestProbeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeRunWithWordPooling probes a fine-tuned run whose encoder pools
+// words after layer 1: the states above it are over words, below over
+// pieces, and every state gets a probe.
+func TestProbeRunWithWordPooling(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HIERTUNE_CACHE", filepath.Join(dir, "cache"))
+	data, _ := filepath.Abs("../../examples/data")
+	cfg := filepath.Join(dir, "job.yaml")
+	yaml := "output: " + filepath.Join(dir, "run") + `
+model: tiny-random
+word_pooling: {after: 1, mode: mean}
+datasets:
+  ewt: {format: conllu, train: ` + data + `/ewt-sample-train.conllu, dev: ` + data + `/ewt-sample-dev.conllu, limit: 16}
+tasks:
+  - {name: upos, dataset: ewt, type: tag, column: upos, layer: 2}
+train: {batch_size: 8, steps: 2, threads: 1, eval_every: 2}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run("finetune", "--config", cfg); code != 0 {
+		t.Fatalf("finetune: exit %d: %s", code, errOut)
+	}
+	out := filepath.Join(dir, "probe.json")
+	code, _, errOut := run("probe", "--run", filepath.Join(dir, "run"), "--checkpoint", "latest", "--task", "upos,head", "--train-limit", "100", "--epochs", "2", "--no-control", "--json", out)
+	if code != 0 {
+		t.Fatalf("probe --run: exit %d: %s", code, errOut)
+	}
+	b, _ := os.ReadFile(out)
+	var r probing.Report
+	if err := json.Unmarshal(b, &r); err != nil || len(r.Results) != 2 || len(r.Results[0].Layers) != 3 || r.Control {
+		t.Fatalf("report: %v\n%s", err, b)
+	}
+	for _, res := range r.Results {
+		for _, ly := range res.Layers {
+			if !(ly.Score > 0) {
+				t.Errorf("%s state %d: score %v", res.Task, ly.Layer, ly.Score)
+			}
+		}
+	}
+}
