@@ -65,7 +65,8 @@ var afterStep func(step int)
 // interruption (ctx cancelled), once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Writer, hook Hook) error {
 	cfg.Train.SetThreads()
-	dir, err := run.Start(cfg.Output, raw, mode)
+	log = train.Quiet(ctx, log)
+	dir, err := train.OpenRun(ctx, cfg.Output, raw, mode)
 	if err != nil {
 		return err
 	}
@@ -295,6 +296,16 @@ func datasetKey(name string) uint64 {
 		h = (h ^ uint64(name[i])) * 1099511628211
 	}
 	return h & 0xffffff
+}
+
+// Skip advances the data past step s as Step(s) would, computing nothing:
+// in data-parallel training, another rank computes it.
+func (j *job) Skip(s int) error {
+	ds, _ := j.datasetsAt(s)
+	for _, d := range ds {
+		j.draws[d.Name]++
+	}
+	return nil
 }
 
 // Step runs the forward and backward passes of step s and returns each

@@ -69,7 +69,9 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 	cfg.Train.SetThreads()
 	t := &trainer{cfg: cfg, log: log}
 	var err error
-	if t.dir, err = run.Start(cfg.Output, raw, mode); err != nil {
+	log = train.Quiet(ctx, log)
+	t.log = log
+	if t.dir, err = train.OpenRun(ctx, cfg.Output, raw, mode); err != nil {
 		return err
 	}
 	defer t.dir.Close()
