@@ -32,8 +32,9 @@ func WithComm(ctx context.Context, c *mpi.Comm) context.Context {
 	return context.WithValue(ctx, commKey{}, c)
 }
 
-// commOf returns the world in ctx, or nil for a single process.
-func commOf(ctx context.Context) *mpi.Comm {
+// World returns the world of the data-parallel job in ctx, or nil for a
+// single process.
+func World(ctx context.Context) *mpi.Comm {
 	c, _ := ctx.Value(commKey{}).(*mpi.Comm)
 	if c == nil || c.Size() == 1 {
 		return nil
@@ -44,7 +45,7 @@ func commOf(ctx context.Context) *mpi.Comm {
 // Rank returns this process's rank in the job of ctx (0 for a single
 // process).
 func Rank(ctx context.Context) int {
-	if c := commOf(ctx); c != nil {
+	if c := World(ctx); c != nil {
 		return c.Rank()
 	}
 	return 0
@@ -71,28 +72,58 @@ type Skipper interface {
 // the only process — and, in a data-parallel job, opens it for the other
 // ranks (run.Follow) once rank 0 has. An error on rank 0 is every rank's.
 func OpenRun(ctx context.Context, path string, config []byte, mode run.Mode) (*run.Dir, error) {
-	c := commOf(ctx)
-	if c == nil {
-		return run.Start(path, config, mode)
-	}
 	var d *run.Dir
+	err := OnRankZero(World(ctx), "start the run in "+path, func() (err error) {
+		d, err = run.Start(path, config, mode)
+		return err
+	})
+	if err != nil || Rank(ctx) == 0 {
+		return d, err
+	}
+	return run.Follow(path)
+}
+
+// OnRankZero runs f on rank 0 of c only (or in the only process, c nil),
+// for what must
+// be written once — a run's vocabulary, data or student — before every
+// rank reads it. When it returns, f has finished; if f failed, every rank
+// returns an error (rank 0 f's, the others one saying it failed to do
+// what).
+func OnRankZero(c *mpi.Comm, what string, f func() error) error {
+	if c == nil {
+		return f()
+	}
 	var err error
 	failed := []float64{0}
 	if c.Rank() == 0 {
-		if d, err = run.Start(path, config, mode); err != nil {
+		if err = f(); err != nil {
 			failed[0] = 1
 		}
 	}
 	if rerr := c.MaxFloat64(failed); rerr != nil {
-		return nil, rerr
+		return rerr
 	}
 	switch {
 	case c.Rank() == 0:
-		return d, err
+		return err
 	case failed[0] != 0:
-		return nil, fmt.Errorf("rank %d: rank 0 could not start the run in %s", c.Rank(), path)
+		return fmt.Errorf("rank %d: rank 0 could not %s", c.Rank(), what)
 	}
-	return run.Follow(path)
+	return nil
+}
+
+// Mine reports whether this rank evaluates item i of a sharded
+// evaluation: every item in a single process (c nil), every N-th of N
+// ranks.
+func Mine(c *mpi.Comm, i int) bool { return c == nil || i%c.Size() == c.Rank() }
+
+// SumShards adds the sums v of a sharded evaluation over the ranks, in
+// place (nothing to do in a single process).
+func SumShards(c *mpi.Comm, v []float64) error {
+	if c == nil {
+		return nil
+	}
+	return c.SumFloat64(v)
 }
 
 // BucketBytes is the size of the buckets gradients are summed in.

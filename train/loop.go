@@ -180,7 +180,7 @@ func (l *Loop) Run(ctx context.Context, job Job, resume string) error {
 
 func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 	c := l.Config
-	comm := commOf(ctx)
+	comm := World(ctx)
 	var skipper Skipper
 	if comm != nil {
 		N := comm.Size()
@@ -210,6 +210,8 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 	var secs float64
 	var updTokens, updPadded int // this rank's, in the current update
 	var shown float64            // the loss of this rank's last step
+	var commSecs float64         // spent summing over the ranks since the last record
+	var updates int              // the updates since the last record
 	for l.state.Step < l.Steps {
 		s := l.state.Step
 		timeUp := c.TimeLimit.Duration > 0 && time.Since(start) > c.TimeLimit.Duration
@@ -255,6 +257,7 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		}
 		if (s+1)%c.Accumulate == 0 {
 			if comm != nil {
+				tc := time.Now()
 				if err := sumGradients(comm, l.params); err != nil {
 					return err
 				}
@@ -262,6 +265,8 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 					return err
 				}
 				updTokens, updPadded = 0, 0
+				commSecs += time.Since(tc).Seconds()
+				updates++
 			}
 			if c.Clip > 0 {
 				w.GradNorm = optim.ClipGradNorm(l.params, c.Clip)
@@ -298,6 +303,11 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 			rec := map[string]any{"step": l.state.Step, "split": "train", "tokens_per_s": float64(tokens) / secs}
 			if padded > 0 {
 				rec["padded_tokens_per_s"] = float64(padded) / secs
+			}
+			if comm != nil && updates > 0 {
+				rec["allreduce_ms_per_update"] = 1000 * commSecs / float64(updates)
+				rec["allreduce_share"] = commSecs / secs
+				commSecs, updates = 0, 0
 			}
 			for i, g := range l.Groups {
 				rec[g.Metric] = l.opts[i].LR
@@ -340,6 +350,10 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		msg += fmt.Sprintf("; best %s = %.4f at step %d (checkpoints/%s)", l.Select, l.state.Best, l.state.BestStep, l.Best)
 	}
 	fmt.Fprintln(l.Log, msg)
+	if comm != nil {
+		// What rank 0 wrote is there before any rank reads it.
+		return comm.Barrier()
+	}
 	return nil
 }
 

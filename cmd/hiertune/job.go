@@ -19,6 +19,14 @@ import (
 	"github.com/hiertune/hiertune/train"
 )
 
+// distributedUsage ends the synopsis of the training jobs.
+const distributedUsage = `
+
+Data-parallel on N processes, here or on several machines (Open MPI):
+  mpirun -np N [--hostfile FILE] hiertune <job> --config X.yaml
+gives the result of one process (train.accumulate must be a multiple of N;
+the global batch is batch_size × accumulate for any N). See docs/distributed.md.`
+
 // jobFlags are the flags every training job takes: its configuration, the
 // run directory and how to take it, and a CPU profile.
 type jobFlags struct {
