@@ -81,6 +81,9 @@ func TestWorldOfOne(t *testing.T) {
 // mpirun runs this test binary as n ranks in helper mode.
 func mpirun(t *testing.T, n int, mode string, timeout time.Duration) (string, error, time.Duration) {
 	t.Helper()
+	if !Native {
+		t.Skip("built without cgo: no MPI")
+	}
 	if _, err := exec.LookPath("mpirun"); err != nil {
 		t.Skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev); scripts/setup.sh installs it")
 	}

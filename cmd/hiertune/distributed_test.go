@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hiertune/hiertune/loader/safetensors"
+	"github.com/hiertune/hiertune/mpi"
 )
 
 // TestMain lets mpirun start this test binary as hiertune itself.
@@ -27,12 +28,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// mpirunHiertune runs hiertune's command line as n ranks.
-func mpirunHiertune(t *testing.T, n int, args ...string) (string, error) {
+// skipWithoutMPI skips a test that needs mpirun and an MPI-capable build.
+func skipWithoutMPI(t *testing.T) {
 	t.Helper()
+	if !mpi.Native {
+		t.Skip("built without cgo: no MPI")
+	}
 	if _, err := exec.LookPath("mpirun"); err != nil {
 		t.Skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev); scripts/setup.sh installs it")
 	}
+}
+
+// mpirunHiertune runs hiertune's command line as n ranks.
+func mpirunHiertune(t *testing.T, n int, args ...string) (string, error) {
+	t.Helper()
+	skipWithoutMPI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "mpirun", append([]string{"-np", strconv.Itoa(n), "--oversubscribe", "-x", "HIERTUNE_AS_MAIN", "-x", "HIERTUNE_CACHE", os.Args[0]}, args...)...)
@@ -147,9 +157,7 @@ train: {batch_size: 8, accumulate: 2, steps: 8, threads: 1, eval_every: 4, keep:
 // it has saved a checkpoint: the job ends non-zero within seconds instead
 // of hanging in an all-reduce, and the checkpoint it left still loads.
 func TestDeadRankEndsTheRun(t *testing.T) {
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev); scripts/setup.sh installs it")
-	}
+	skipWithoutMPI(t)
 	dir := t.TempDir()
 	t.Setenv("HIERTUNE_CACHE", filepath.Join(dir, "cache"))
 	data, _ := filepath.Abs("../../examples/data")
@@ -227,9 +235,7 @@ func rankPID(t *testing.T, mpirun, rank int) int {
 // distillation (both stages) on one process and on two ranks: the weights
 // and the held-out scores agree exactly, as for fine-tuning.
 func TestDataParallelPretrainAndDistill(t *testing.T) {
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev); scripts/setup.sh installs it")
-	}
+	skipWithoutMPI(t)
 	dir := t.TempDir()
 	t.Setenv("HIERTUNE_CACHE", filepath.Join(dir, "cache"))
 	data, _ := filepath.Abs("../../examples/data")
