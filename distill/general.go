@@ -19,6 +19,7 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/safetensors"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/mpi"
 	"github.com/hiertune/hiertune/pretrain"
 	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
@@ -33,6 +34,7 @@ const pieceID = 1<<24 - 1
 type general struct {
 	cfg      *GeneralConfig
 	seed     uint64
+	comm     *mpi.Comm // the ranks of a data-parallel job, nil for one process
 	dir      *run.Dir
 	log      io.Writer
 	teacher  *encoder.Model
@@ -62,7 +64,7 @@ func runGeneral(ctx context.Context, cfg *Config, dir *run.Dir, from string, tea
 		fmt.Fprintf(log, "stage 1: done (%s)\n", done)
 		return done, nil
 	}
-	g := &general{cfg: cfg.General, seed: cfg.Seed, dir: dir, log: log}
+	g := &general{cfg: cfg.General, seed: cfg.Seed, comm: train.World(ctx), dir: dir, log: log}
 	ref := generalTeacher(cfg, teachers)
 	tck, err := loader.Open(ref)
 	if err != nil {
@@ -165,10 +167,17 @@ func (g *general) setup() error {
 		g.params = append(g.params, g.projPs...)
 	}
 	data := filepath.Join(g.dir.Path, "general-data")
-	if _, err := os.Stat(filepath.Join(data, "manifest.json")); err != nil {
+	err = train.OnRankZero(g.comm, "tokenize general.corpus", func() error {
+		if _, err := os.Stat(filepath.Join(data, "manifest.json")); err == nil {
+			return nil
+		}
 		if _, err := pretrain.Tokenize(g.cfg.Corpus, g.tok, g.cfg.MaxLength-2, g.cfg.Heldout, true, data, g.log); err != nil {
 			return fmt.Errorf("general.corpus: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if g.data, err = pretrain.OpenDataset(data, "train"); err != nil {
 		return err
@@ -228,6 +237,10 @@ func (g *general) batch(d *pretrain.Dataset, idx []int) (*encoder.Batch, error) 
 	return b, nil
 }
 
+// Skip does nothing: a step's batch is a function of its number, so a
+// rank skipping the batches other ranks compute has nothing to advance.
+func (g *general) Skip(int) error { return nil }
+
 // Step runs the forward and backward passes of step s on its batch.
 func (g *general) Step(s int) (train.Stats, error) {
 	b, err := g.batchAt(s)
@@ -250,6 +263,9 @@ func (g *general) Evaluate(step int) (*train.Scores, error) {
 	sum, n := map[string]float64{}, 0
 	bs := g.cfg.Train.EvalBatch()
 	for lo := 0; lo < g.heldout.Len(); lo += bs {
+		if !train.Mine(g.comm, lo/bs) {
+			continue // another rank's
+		}
 		idx := make([]int, 0, bs)
 		for i := lo; i < min(lo+bs, g.heldout.Len()); i++ {
 			idx = append(idx, i)
@@ -270,9 +286,25 @@ func (g *general) Evaluate(step int) (*train.Scores, error) {
 		}
 		n++
 	}
+	kinds := []string{"embeddings", "hidden", "attention"}
+	if g.comm != nil {
+		sums := []float64{float64(n), 0, 0, 0}
+		for i, k := range kinds {
+			sums[1+i] = sum[k]
+		}
+		if err := train.SumShards(g.comm, sums); err != nil {
+			return nil, err
+		}
+		n = int(sums[0])
+		for i, k := range kinds {
+			if _, ok := sum[k]; ok {
+				sum[k] = sums[1+i]
+			}
+		}
+	}
 	values := map[string]float64{}
 	var parts []string
-	for _, k := range []string{"embeddings", "hidden", "attention"} {
+	for _, k := range kinds {
 		if v, ok := sum[k]; ok {
 			values["loss_"+k] = v / float64(max(n, 1))
 			parts = append(parts, fmt.Sprintf("%s %.4f", k, v/float64(max(n, 1))))

@@ -19,6 +19,7 @@ import (
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/model"
 	"github.com/hiertune/hiertune/run"
+	"github.com/hiertune/hiertune/train"
 )
 
 // The parts of a job's run directory.
@@ -42,7 +43,8 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 	if cfg.Threads > 0 {
 		kernels.SetThreads(cfg.Threads)
 	}
-	dir, err := run.Start(cfg.Output, raw, mode)
+	log = train.Quiet(ctx, log)
+	dir, err := train.OpenRun(ctx, cfg.Output, raw, mode)
 	if err != nil {
 		return err
 	}
@@ -54,10 +56,14 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 		}
 	}
 	from := filepath.Join(cfg.Output, studentInitDir)
-	if _, err := os.Stat(filepath.Join(from, "config.json")); err != nil {
-		if err := makeStudent(cfg, teachers, from, log); err != nil {
-			return err
+	err = train.OnRankZero(train.World(ctx), "make the student", func() error {
+		if _, err := os.Stat(filepath.Join(from, "config.json")); err == nil {
+			return nil
 		}
+		return makeStudent(cfg, teachers, from, log)
+	})
+	if err != nil {
+		return err
 	}
 	if cfg.General != nil {
 		if from, err = runGeneral(ctx, cfg, dir, from, teachers, log); err != nil {

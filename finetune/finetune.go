@@ -20,6 +20,7 @@ import (
 	"github.com/hiertune/hiertune/kernels"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/model"
+	"github.com/hiertune/hiertune/mpi"
 	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/tasks"
 	"github.com/hiertune/hiertune/train"
@@ -46,6 +47,7 @@ type job struct {
 	passes map[string]*pass
 	// keys numbers the training examples, for the hook.
 	keys map[*tasks.Example]int
+	comm *mpi.Comm // the ranks of a data-parallel job, nil for one process
 }
 
 // pass is the order of a dataset's batches in one pass over it.
@@ -65,12 +67,13 @@ var afterStep func(step int)
 // interruption (ctx cancelled), once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Writer, hook Hook) error {
 	cfg.Train.SetThreads()
-	dir, err := run.Start(cfg.Output, raw, mode)
+	log = train.Quiet(ctx, log)
+	dir, err := train.OpenRun(ctx, cfg.Output, raw, mode)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	j := &job{cfg: cfg, log: log, hook: hook, draws: map[string]int{}, passes: map[string]*pass{}}
+	j := &job{cfg: cfg, log: log, hook: hook, draws: map[string]int{}, passes: map[string]*pass{}, comm: train.World(ctx)}
 	ckDir, err := run.ResumeFrom(dir, mode, log)
 	if err != nil {
 		return err
@@ -297,6 +300,16 @@ func datasetKey(name string) uint64 {
 	return h & 0xffffff
 }
 
+// Skip advances the data past step s as Step(s) would, computing nothing:
+// in data-parallel training, another rank computes it.
+func (j *job) Skip(s int) error {
+	ds, _ := j.datasetsAt(s)
+	for _, d := range ds {
+		j.draws[d.Name]++
+	}
+	return nil
+}
+
 // Step runs the forward and backward passes of step s and returns each
 // task's weighted loss, the tokens processed and the padded positions
 // computed.
@@ -403,7 +416,7 @@ func (j *job) Evaluate(step int) (*train.Scores, error) {
 		if len(j.m.TasksOf(d)) == 0 || len(d.Dev) == 0 {
 			continue
 		}
-		preds, err := j.m.Predict(d, d.Dev, j.cfg.Train.EvalBatch())
+		preds, err := j.predictDev(d)
 		if err != nil {
 			return nil, err
 		}
@@ -425,6 +438,53 @@ func (j *job) Evaluate(step int) (*train.Scores, error) {
 	fmt.Fprintf(j.log, "dev at step %d: %s\n", step, strings.Join(parts, "  "))
 	scores["epoch"] = float64(step) / float64(j.perEpoch)
 	return &train.Scores{Split: "dev", Values: scores}, nil
+}
+
+// predictDev predicts d's dev set. In a data-parallel job each rank
+// predicts every N-th example and the ranks exchange their predictions,
+// so every rank scores the whole set.
+func (j *job) predictDev(d *datasets.Dataset) (map[*tasks.Task][]tasks.Prediction, error) {
+	if j.comm == nil {
+		return j.m.Predict(d, d.Dev, j.cfg.Train.EvalBatch())
+	}
+	var mine []*tasks.Example
+	for i, ex := range d.Dev {
+		if train.Mine(j.comm, i) {
+			mine = append(mine, ex)
+		}
+	}
+	preds, err := j.m.Predict(d, mine, j.cfg.Train.EvalBatch())
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string][]tasks.Prediction{}
+	for t, p := range preds {
+		byName[t.Config.Name] = p
+	}
+	b, err := json.Marshal(byName)
+	if err != nil {
+		return nil, err
+	}
+	shards, err := j.comm.AllGather(b)
+	if err != nil {
+		return nil, err
+	}
+	out := map[*tasks.Task][]tasks.Prediction{}
+	for t := range preds {
+		out[t] = make([]tasks.Prediction, len(d.Dev))
+	}
+	for r, b := range shards {
+		var got map[string][]tasks.Prediction
+		if err := json.Unmarshal(b, &got); err != nil {
+			return nil, fmt.Errorf("the dev predictions of rank %d: %w", r, err)
+		}
+		for t := range out {
+			for k, p := range got[t.Config.Name] {
+				out[t][r+k*j.comm.Size()] = p
+			}
+		}
+	}
+	return out, nil
 }
 
 // Files returns the model's checkpoint files.

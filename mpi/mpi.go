@@ -114,6 +114,45 @@ func (c *Comm) MaxFloat64(buf []float64) error {
 	return c.do(func() error { return maxF64(buf) })
 }
 
+// AllGather returns every rank's b, in rank order, on every rank. It is
+// built from the reductions above (a byte is exact in a float32, and the
+// others' slots are zeros), which suits the small payloads it carries:
+// a shard of dev-set predictions.
+func (c *Comm) AllGather(b []byte) ([][]byte, error) {
+	if c.ops == nil {
+		return [][]byte{b}, nil
+	}
+	lens := make([]float64, c.size)
+	lens[c.rank] = float64(len(b))
+	if err := c.MaxFloat64(lens); err != nil {
+		return nil, err
+	}
+	at, total := 0, 0
+	for r, n := range lens {
+		if r < c.rank {
+			at += int(n)
+		}
+		total += int(n)
+	}
+	buf := make([]float32, total)
+	for i, x := range b {
+		buf[at+i] = float32(x)
+	}
+	if err := c.SumFloat32(buf); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, c.size)
+	at = 0
+	for r, n := range lens {
+		out[r] = make([]byte, int(n))
+		for i := range out[r] {
+			out[r][i] = byte(buf[at+i])
+		}
+		at += int(n)
+	}
+	return out, nil
+}
+
 // Barrier waits until every rank has reached it.
 func (c *Comm) Barrier() error { return c.do(barrier) }
 

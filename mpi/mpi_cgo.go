@@ -16,6 +16,9 @@ import (
 	"unsafe"
 )
 
+// Native reports whether this build can reach Open MPI (it needs cgo).
+const Native = true
+
 // libraries are the names tried when $HIERTUNE_MPI_LIB is unset.
 var libraries = []string{"libmpi.so.40", "libmpi.so"}
 

@@ -2,6 +2,9 @@
 
 package mpi
 
+// Native reports whether this build can reach Open MPI (it needs cgo).
+const Native = false
+
 // Without cgo there is no MPI: a process launched by mpirun is refused.
 func start() (*Comm, error) { return nil, errNoMPI }
 

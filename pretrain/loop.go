@@ -141,6 +141,10 @@ func correct(logits mat.Tensor, targets []int) int {
 	return n
 }
 
+// Skip does nothing: a step's batch is a function of its number, so a
+// rank skipping the batches other ranks compute has nothing to advance.
+func (t *trainer) Skip(int) error { return nil }
+
 // Step computes the gradients of step s on its batch.
 func (t *trainer) Step(s int) (train.Stats, error) {
 	b, err := t.batchAt(s)
@@ -216,10 +220,14 @@ func (t *trainer) Evaluate(step int) (*train.Scores, error) {
 }
 
 // heldoutBatches calls fn with each evaluation batch: the first
-// data.eval_sequences held-out sequences, masked the same way every time.
+// data.eval_sequences held-out sequences, masked the same way every time
+// (in a data-parallel job, with this rank's share of them).
 func (t *trainer) heldoutBatches(fn func(*batch) error) error {
 	n, bs := min(t.heldout.Len(), t.cfg.Data.EvalSequences), t.cfg.Train.EvalBatch()
 	for lo := 0; lo < n; lo += bs {
+		if !train.Mine(t.comm, lo/bs) {
+			continue // another rank's
+		}
 		var exs []example
 		for i := lo; i < min(n, lo+bs); i++ {
 			ex, err := t.exampleOf(t.heldout, i, t.rng(streamEval, 0, uint64(i)))
@@ -251,8 +259,16 @@ func (t *trainer) heldoutEval() (Eval, error) {
 		}
 		return nil
 	})
-	if err != nil || masked == 0 {
+	if err != nil {
 		return Eval{}, err
+	}
+	sums := []float64{sum, float64(right), float64(masked)}
+	if err := train.SumShards(t.comm, sums); err != nil {
+		return Eval{}, err
+	}
+	sum, right, masked = sums[0], int(sums[1]), int(sums[2])
+	if masked == 0 {
+		return Eval{}, nil
 	}
 	loss := sum / float64(masked)
 	return Eval{Loss: loss, Perplexity: math.Exp(loss), Accuracy: float64(right) / float64(masked), Masked: masked}, nil
@@ -287,8 +303,16 @@ func (t *trainer) computeBaseline() error {
 		}
 		return nil
 	})
-	if err != nil || masked == 0 {
+	if err != nil {
 		return err
+	}
+	sums := []float64{logp, float64(right), float64(masked)}
+	if err := train.SumShards(t.comm, sums); err != nil {
+		return err
+	}
+	logp, right, masked = sums[0], int(sums[1]), int(sums[2])
+	if masked == 0 {
+		return nil
 	}
 	t.baseline = Baseline{Accuracy: float64(right) / float64(masked), Perplexity: math.Exp(-logp / float64(masked))}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/hiertune/hiertune/heads"
 	"github.com/hiertune/hiertune/loader"
 	"github.com/hiertune/hiertune/loader/tokenizer"
+	"github.com/hiertune/hiertune/mpi"
 	"github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
 )
@@ -25,6 +26,7 @@ import (
 // trainer holds the state of a pretraining run.
 type trainer struct {
 	cfg      *Config
+	comm     *mpi.Comm // the ranks of a data-parallel job, nil for one process
 	dir      *run.Dir
 	log      io.Writer
 	tok      *tokenizer.Tokenizer
@@ -67,9 +69,11 @@ var afterStep func(step int)
 // limit, once a checkpoint is saved.
 func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Writer) error {
 	cfg.Train.SetThreads()
-	t := &trainer{cfg: cfg, log: log}
+	t := &trainer{cfg: cfg, log: log, comm: train.World(ctx)}
 	var err error
-	if t.dir, err = run.Start(cfg.Output, raw, mode); err != nil {
+	log = train.Quiet(ctx, log)
+	t.log = log
+	if t.dir, err = train.OpenRun(ctx, cfg.Output, raw, mode); err != nil {
 		return err
 	}
 	defer t.dir.Close()
@@ -77,8 +81,15 @@ func Run(ctx context.Context, cfg *Config, raw []byte, mode run.Mode, log io.Wri
 	if err != nil {
 		return err
 	}
-	if err := t.setup(latest); err != nil {
+	// Rank 0 writes the run's vocabulary and tokenized corpus; the other
+	// ranks then find them there.
+	if err := train.OnRankZero(t.comm, "prepare the run", func() error { return t.setup(latest) }); err != nil {
 		return err
+	}
+	if train.Rank(ctx) != 0 {
+		if err := t.setup(latest); err != nil {
+			return err
+		}
 	}
 	defer t.train.Close()
 	defer t.heldout.Close()

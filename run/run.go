@@ -91,6 +91,9 @@ type Dir struct {
 	mu      sync.Mutex
 	metrics *os.File // nil when read-only or closed
 	lock    *os.File // nil when read-only or closed
+	// follower is set on the Dir of a data-parallel job's other ranks:
+	// it reads the run as rank 0 writes it, and its writes do nothing.
+	follower bool
 
 	// onStep, when set (by tests), is called after each step of
 	// SaveCheckpoint that changes what is on disk: what a crash there
@@ -267,6 +270,18 @@ func Open(path string) (*Dir, error) {
 		return nil, fmt.Errorf("%s: not a run directory: %w", path, err)
 	}
 	return &Dir{Path: path}, nil
+}
+
+// Follow opens the run in path for a data-parallel job's ranks other than
+// rank 0, once rank 0 has started it: it reads the run's checkpoints, and
+// Log, DropMetrics and SaveCheckpoint do nothing (rank 0 writes them).
+func Follow(path string) (*Dir, error) {
+	d, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	d.follower = true
+	return d, nil
 }
 
 // claim makes the directory path if needed, takes its lock, and returns it
@@ -571,6 +586,9 @@ func (d *Dir) Log(record map[string]any) error {
 	if rec == nil {
 		rec = map[string]any{}
 	}
+	if d.follower {
+		return nil
+	}
 	rec["time"] = time.Now().UTC().Format(time.RFC3339)
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -590,6 +608,9 @@ func (d *Dir) Log(record map[string]any) error {
 // again — and returns how many it removed. The file is replaced
 // atomically; lines that are not JSON objects are kept.
 func (d *Dir) DropMetrics(drop func(record map[string]any) bool) (int, error) {
+	if d.follower {
+		return 0, nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.metrics == nil {
@@ -639,6 +660,9 @@ func (d *Dir) notWritable() error {
 func (d *Dir) SaveCheckpoint(name string, files map[string][]byte, keep int, protect ...string) (err error) {
 	if !validName(name) || name == latestName {
 		return fmt.Errorf("%s: invalid checkpoint name %q", d.Path, name)
+	}
+	if d.follower {
+		return nil
 	}
 	d.mu.Lock()
 	if d.metrics == nil {

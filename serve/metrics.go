@@ -3,8 +3,10 @@ package serve
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -97,6 +99,40 @@ func (m *metrics) write(w io.Writer) {
 		rate = float64(m.words) / m.compute
 	}
 	fmt.Fprintf(w, "hiertune_words_per_second %g\n", rate)
+	if rss, peak, ok := residentMemory(); ok {
+		fmt.Fprintln(w, "# HELP process_resident_memory_bytes Resident memory size in bytes.")
+		fmt.Fprintln(w, "# TYPE process_resident_memory_bytes gauge")
+		fmt.Fprintf(w, "process_resident_memory_bytes %d\n", rss)
+		fmt.Fprintln(w, "# HELP hiertune_peak_resident_memory_bytes The most resident memory the process has had, in bytes.")
+		fmt.Fprintln(w, "# TYPE hiertune_peak_resident_memory_bytes gauge")
+		fmt.Fprintf(w, "hiertune_peak_resident_memory_bytes %d\n", peak)
+	}
+}
+
+// residentMemory reads the process's resident memory and its peak from
+// /proc (Linux; ok is false elsewhere).
+func residentMemory() (rss, peak int64, ok bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, found := strings.Cut(line, ":")
+		if !found {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss = kb << 10
+		case "VmHWM":
+			peak = kb << 10
+		}
+	}
+	return rss, peak, rss > 0 && peak > 0
 }
 
 func writeHistogram(w io.Writer, name, help string, h *histogram) {

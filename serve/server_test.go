@@ -317,3 +317,26 @@ func TestLoad(t *testing.T) {
 		t.Errorf("a load test off this machine: %v", err)
 	}
 }
+
+// TestFaults sends the server bad and abusive traffic while a client
+// sends valid requests: every answer is the one expected, the flood past
+// the queue gets 503s, and the valid requests keep being answered.
+func TestFaults(t *testing.T) {
+	url, _, _ := start(t, Config{Queue: 64, MaxSentences: 32})
+	valid, _ := SentenceBodies([][]string{{"The", "cat", "sat", "."}}, 1)
+	results, err := Faults(context.Background(), url, valid[0], 16, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 7 {
+		t.Fatalf("%d faults run", len(results))
+	}
+	for _, r := range results {
+		if !r.OK || r.Valid["200"] == 0 {
+			t.Errorf("%s: got %v (want %v), valid requests meanwhile %v", r.Name, r.Got, r.Want, r.Valid)
+		}
+	}
+	if flood := results[len(results)-1]; flood.Got["503"] == 0 || flood.Got["200"] == 0 || flood.PeakRSS <= 0 {
+		t.Errorf("the flood past a queue of 64 sentences: %v, peak RSS %d", flood.Got, flood.PeakRSS)
+	}
+}

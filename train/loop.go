@@ -180,6 +180,19 @@ func (l *Loop) Run(ctx context.Context, job Job, resume string) error {
 
 func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 	c := l.Config
+	comm := World(ctx)
+	var skipper Skipper
+	if comm != nil {
+		N := comm.Size()
+		if c.Accumulate%N != 0 {
+			return fmt.Errorf("train.accumulate %d is not a multiple of the %d ranks: an update's batches (batch_size × accumulate sentences) are shared among them; for this global batch on %d ranks give batch_size %d and accumulate %d",
+				c.Accumulate, N, N, max(1, c.BatchSize*c.Accumulate/N), N)
+		}
+		var ok bool
+		if skipper, ok = l.job.(Skipper); !ok {
+			return fmt.Errorf("this job does not support data-parallel training")
+		}
+	}
 	warmup := int(c.Warmup * float64(l.Steps))
 	scheds := make([]optim.LinearSchedule, len(l.Groups))
 	for i, g := range l.Groups {
@@ -195,18 +208,38 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 	}
 	var tokens, padded int
 	var secs float64
+	var updTokens, updPadded int // this rank's, in the current update
+	var shown float64            // the loss of this rank's last step
+	var commSecs float64         // spent summing over the ranks since the last record
+	var updates int              // the updates since the last record
 	for l.state.Step < l.Steps {
-		select {
-		case <-ctx.Done():
+		s := l.state.Step
+		timeUp := c.TimeLimit.Duration > 0 && time.Since(start) > c.TimeLimit.Duration
+		switch {
+		case comm != nil && s%c.Accumulate == 0:
+			// Every rank stops at the same update, or none does.
+			stop, err := agreeToStop(comm, interrupted(ctx) || timeUp)
+			if err != nil {
+				return err
+			}
+			if stop {
+				return l.stop("interrupted (on a rank) or out of time")
+			}
+		case comm != nil:
+		case interrupted(ctx):
 			return l.stop("interrupted")
-		default:
-		}
-		if c.TimeLimit.Duration > 0 && time.Since(start) > c.TimeLimit.Duration {
+		case timeUp:
 			return l.stop("time limit reached")
 		}
-		s := l.state.Step
 		t0 := time.Now()
-		st, err := l.job.Step(s)
+		var st Stats
+		var err error
+		computed := comm == nil || (s%c.Accumulate)%comm.Size() == comm.Rank()
+		if computed {
+			st, err = l.job.Step(s)
+		} else {
+			err = skipper.Skip(s)
+		}
 		if err != nil {
 			return fmt.Errorf("step %d: %w", s+1, err)
 		}
@@ -217,7 +250,24 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return l.diverged(s, fmt.Sprintf("the loss is %g", loss))
 		}
+		if comm != nil {
+			// Tokens count once an update's are summed over the ranks.
+			updTokens, updPadded = updTokens+st.Tokens, updPadded+st.Padded
+			st.Tokens, st.Padded = 0, 0
+		}
 		if (s+1)%c.Accumulate == 0 {
+			if comm != nil {
+				tc := time.Now()
+				if err := sumGradients(comm, l.params); err != nil {
+					return err
+				}
+				if st.Tokens, st.Padded, err = sumTokens(comm, updTokens, updPadded); err != nil {
+					return err
+				}
+				updTokens, updPadded = 0, 0
+				commSecs += time.Since(tc).Seconds()
+				updates++
+			}
 			if c.Clip > 0 {
 				w.GradNorm = optim.ClipGradNorm(l.params, c.Clip)
 				if math.IsNaN(w.GradNorm) || math.IsInf(w.GradNorm, 0) {
@@ -236,12 +286,15 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		l.state.Step++
 		l.state.Tokens += int64(st.Tokens)
 		l.state.TrainSeconds += elapsed
-		w.Steps++
 		tokens, padded, secs = tokens+st.Tokens, padded+st.Padded, secs+elapsed
-		for k, v := range st.Losses {
-			w.Losses[k] += v
+		if computed { // this rank's steps: its losses are the ones it knows
+			w.Steps++
+			for k, v := range st.Losses {
+				w.Losses[k] += v
+			}
+			shown = loss
 		}
-		progress.Step(l.state.Step, st.Tokens, map[string]float64{"loss": loss, "lr": l.opts[0].LR})
+		progress.Step(l.state.Step, st.Tokens, map[string]float64{"loss": shown, "lr": l.opts[0].LR})
 		if l.AfterStep != nil {
 			l.AfterStep(l.state.Step)
 		}
@@ -250,6 +303,11 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 			rec := map[string]any{"step": l.state.Step, "split": "train", "tokens_per_s": float64(tokens) / secs}
 			if padded > 0 {
 				rec["padded_tokens_per_s"] = float64(padded) / secs
+			}
+			if comm != nil && updates > 0 {
+				rec["allreduce_ms_per_update"] = 1000 * commSecs / float64(updates)
+				rec["allreduce_share"] = commSecs / secs
+				commSecs, updates = 0, 0
 			}
 			for i, g := range l.Groups {
 				rec[g.Metric] = l.opts[i].LR
@@ -292,7 +350,21 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		msg += fmt.Sprintf("; best %s = %.4f at step %d (checkpoints/%s)", l.Select, l.state.Best, l.state.BestStep, l.Best)
 	}
 	fmt.Fprintln(l.Log, msg)
+	if comm != nil {
+		// What rank 0 wrote is there before any rank reads it.
+		return comm.Barrier()
+	}
 	return nil
+}
+
+// interrupted reports whether ctx is done (Ctrl-C).
+func interrupted(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // log writes a record to the run's metrics, with the loop's fields.

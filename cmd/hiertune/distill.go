@@ -9,7 +9,7 @@ import (
 )
 
 func runDistill(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("distill", "distill --config X.yaml [--output DIR] [--seed N] [--resume | --restart]", stdout, stderr)
+	fs := newFlagSet("distill", "distill --config X.yaml [--output DIR] [--seed N] [--resume | --restart]"+distributedUsage, stdout, stderr)
 	job := addJobFlags(fs, "docs/distillation.md")
 	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's seed)")
 	cfg, m, stopProfile, err := startJob(fs, job, args, distill.ParseConfig)

@@ -21,7 +21,7 @@ import (
 )
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--seed N] [--steps N] [--resume | --restart]", stdout, stderr)
+	fs := newFlagSet("finetune", "finetune --config X.yaml [--output DIR] [--seed N] [--steps N] [--resume | --restart]"+distributedUsage, stdout, stderr)
 	job := addJobFlags(fs, "docs/finetuning.md")
 	seed := fs.Int64("seed", -1, "the random seed (overrides the configuration's train.seed)")
 	steps := fs.Int("steps", 0, "train this many steps (overrides the configuration's train.steps or train.epochs)")

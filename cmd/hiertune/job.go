@@ -7,13 +7,25 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hiertune/hiertune/kernels"
+	"github.com/hiertune/hiertune/mpi"
 	rundir "github.com/hiertune/hiertune/run"
 	"github.com/hiertune/hiertune/train"
 )
+
+// distributedUsage ends the synopsis of the training jobs.
+const distributedUsage = `
+
+Data-parallel on N processes, here or on several machines (Open MPI):
+  mpirun -np N [--hostfile FILE] hiertune <job> --config X.yaml
+gives the result of one process (train.accumulate must be a multiple of N;
+the global batch is batch_size × accumulate for any N). See docs/distributed.md.`
 
 // jobFlags are the flags every training job takes: its configuration, the
 // run directory and how to take it, and a CPU profile.
@@ -73,6 +85,20 @@ func startJob[C any](fs *flag.FlagSet, f jobFlags, args []string, parseConfig fu
 	return cfg, m, stopProfile, nil
 }
 
+// startRanks joins the ranks of a job launched by mpirun (a world of one
+// otherwise) and gives each rank its share of the machine's cores, unless
+// train.threads says otherwise.
+func startRanks() (*mpi.Comm, error) {
+	comm, err := mpi.Init()
+	if err != nil {
+		return nil, err
+	}
+	if local, err := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_LOCAL_SIZE")); err == nil && local > 1 {
+		kernels.SetThreads(max(1, runtime.NumCPU()/local))
+	}
+	return comm, nil
+}
+
 // runJob runs a long job with a context that Ctrl-C (or SIGTERM) cancels:
 // the job finishes its current step, saves, and returns train.ErrStopped.
 // The job is given its configuration as resolved — defaults filled in and
@@ -87,7 +113,16 @@ func runJob(cfg any, job func(ctx context.Context, resolved []byte) error) error
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = job(ctx, resolved)
+	comm, err := startRanks()
+	if err != nil {
+		return err
+	}
+	err = job(train.WithComm(ctx, comm), resolved)
+	if err == nil || errors.Is(err, train.ErrStopped) {
+		if ferr := comm.Finalize(); ferr != nil {
+			return ferr
+		}
+	}
 	switch {
 	case !errors.Is(err, train.ErrStopped):
 		return err

@@ -90,6 +90,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun \"hiertune <command> --help\" for a command's flags.")
+	fmt.Fprintln(w, "Run pretrain, finetune and distill data-parallel with \"mpirun -np N hiertune <command> ...\" (docs/distributed.md).")
 }
 
 // usageError marks an error in how a command was called (exit status 2).

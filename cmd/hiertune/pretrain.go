@@ -10,7 +10,7 @@ import (
 )
 
 func runPretrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pretrain", "pretrain --config X.yaml [--output DIR] [--resume | --restart | --evaluate CHECKPOINT]", stdout, stderr)
+	fs := newFlagSet("pretrain", "pretrain --config X.yaml [--output DIR] [--resume | --restart | --evaluate CHECKPOINT]"+distributedUsage, stdout, stderr)
 	job := addJobFlags(fs, "docs/pretraining.md")
 	evaluate := fs.String("evaluate", "", "instead of training, score this checkpoint's masked-LM head on the job's held-out text (as JSON)")
 	cfg, m, stopProfile, err := startJob(fs, job, args, pretrain.ParseConfig)
