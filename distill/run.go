@@ -104,6 +104,7 @@ func openTeachers(cfg *Config, log io.Writer) ([]*teacher, error) {
 		if m.Pairs() != nil {
 			return nil, fmt.Errorf("teacher %s: a teacher with pair states (pairs:) is not supported by distillation yet", r)
 		}
+		m.Encoder.PrepareInference() // a teacher is not trained
 		t := &teacher{run: r, m: m, cfg: tcfg}
 		tasks := runs[r]
 		for _, tc := range m.Config.Tasks {

@@ -489,7 +489,41 @@ func (p *Pooler) Forward(first mat.Tensor) mat.Tensor {
 
 // Forward returns x·Wᵀ + b.
 func (l *Linear) Forward(x mat.Tensor) mat.Tensor {
+	if l.transposed != nil {
+		return kernels.LinearTransposed(x, l.Weight, l.transposed, l.Bias)
+	}
 	return kernels.Linear(x, l.Weight, l.Bias)
+}
+
+// PrepareInference readies a model that will only run inference from now
+// on (serving, prediction, a distillation teacher): every dense layer of
+// the encoder keeps its weight transposed too, which BLAS multiplies
+// faster when a batch has few rows. It costs the encoder's dense weights
+// again in memory. A model trained afterwards would keep computing with
+// the transposes made here: do not train it.
+func (m *Model) PrepareInference() {
+	lin := []*Linear{m.EmbeddingsProject}
+	if m.Pooler != nil {
+		lin = append(lin, m.Pooler.Dense)
+	}
+	for _, l := range m.Layers {
+		a := l.Attention
+		lin = append(lin, a.Self.Query, a.Self.Key, a.Self.Value, a.Output.Dense, l.Intermediate.Dense, l.Output.Dense)
+	}
+	for _, l := range lin {
+		if l == nil || l.transposed != nil {
+			continue
+		}
+		out, in := kernels.Dims(l.Weight)
+		w := kernels.Values(l.Weight)
+		t := make([]float32, in*out)
+		for o := range out {
+			for i := range in {
+				t[i*out+o] = w[o*in+i]
+			}
+		}
+		l.transposed = t
+	}
 }
 
 // Forward returns LayerNorm(dropout(x) + residual); residual may be nil.

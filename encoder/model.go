@@ -113,6 +113,8 @@ type Linear struct {
 	nn.Module
 	Weight *nn.Param
 	Bias   *nn.Param
+	// transposed is Weightᵀ once PrepareInference made it.
+	transposed []float32
 }
 
 // LayerNorm normalises each row and applies a learned scale and shift.

@@ -125,6 +125,17 @@ func TestHiddenStatesMatchPyTorch(t *testing.T) {
 				worst = max(worst, within(t, fmt.Sprint("attentions.", i), p, ref["attentions."+strconv.Itoa(i)], 1e-5, 0))
 			}
 			t.Logf("%s (%s): max |ours - PyTorch| = %.2g over %d hidden states", filepath.Base(dir), m.Config.ModelType, worst, len(res.HiddenStates))
+			// Prepared for inference (transposed weights), it still matches.
+			m.PrepareInference()
+			res, err = m.Forward(batchFrom(ints, shapes["input_ids"]), encoder.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst = 0
+			for i, h := range res.HiddenStates {
+				worst = max(worst, within(t, fmt.Sprint("prepared hidden_states.", i), kernels.Values(h), ref["hidden_states."+strconv.Itoa(i)], 1e-4, 0))
+			}
+			t.Logf("prepared for inference: max |ours - PyTorch| = %.2g", worst)
 		})
 	}
 }

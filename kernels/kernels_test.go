@@ -82,6 +82,23 @@ func TestGradLinear(t *testing.T) {
 	x, w, b := leaf(r, 6, 5, 1), leaf(r, 4, 5, 0.5), leaf(r, 4, 1, 0.5)
 	gradCheck(t, []*Matrix{x, w, b}, func() mat.Tensor { return Linear(x, w, b) })
 	gradCheck(t, []*Matrix{x, w}, func() mat.Tensor { return Linear(x, w, nil) })
+	// With the weight also given transposed (inference's layout): a copy
+	// the forward pass reads, so only x's and b's gradients are checked
+	// against finite differences (w's are Linear's, above).
+	wv := Values(w)
+	wt := make([]float32, len(wv))
+	for o := range 4 {
+		for i := range 5 {
+			wt[i*4+o] = wv[o*5+i]
+		}
+	}
+	gradCheck(t, []*Matrix{x, b}, func() mat.Tensor { return LinearTransposed(x, w, wt, b) })
+	plain, transposed := Values(Linear(x, w, b)), Values(LinearTransposed(x, w, wt, b))
+	for i := range plain {
+		if math.Abs(float64(plain[i]-transposed[i])) > 1e-6 {
+			t.Fatalf("LinearTransposed differs from Linear at %d: %g vs %g", i, transposed[i], plain[i])
+		}
+	}
 }
 
 func TestGradAttention(t *testing.T) {

@@ -68,6 +68,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	om, err := export.Model(m, opt)
+	m.Encoder.PrepareInference() // for --check and --bench: hiertune's engine as it serves
 	if err != nil {
 		return err
 	}

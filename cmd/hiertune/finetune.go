@@ -162,6 +162,7 @@ func (c engineChoice) open(runDir, checkpoint string) (*model.Model, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
+	m.Encoder.PrepareInference()
 	if *c.merge != "" {
 		if *c.engine != "go" {
 			return nil, nil, usageError{"--merge goes with --engine go: an exported graph runs unmerged (see docs/hierarchy.md)"}
