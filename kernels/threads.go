@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 var threads atomic.Int32
@@ -41,21 +42,137 @@ func parallelIndexed(n, grain int, fn func(chunk, lo, hi int)) int {
 	if chunks < 1 {
 		chunks = 1
 	}
-	var wg sync.WaitGroup
-	lo := 0
-	for c := 0; c < chunks; c++ {
-		hi := lo + (n-lo)/(chunks-c)
-		if c == chunks-1 {
-			fn(c, lo, hi)
-			break
-		}
-		wg.Add(1)
-		go func(c, lo, hi int) {
-			defer wg.Done()
-			fn(c, lo, hi)
-		}(c, lo, hi)
-		lo = hi
+	if chunks == 1 {
+		fn(0, 0, n)
+		return 1
 	}
-	wg.Wait()
+	// Chunk c is [starts[c], starts[c+1]): the sizes differ by one at most.
+	starts := make([]int, chunks+1)
+	for c := range chunks {
+		starts[c+1] = starts[c] + (n-starts[c])/(chunks-c)
+	}
+	bounds := func(c int) (lo, hi int) { return starts[c], starts[c+1] }
+	if !pool.busy.CompareAndSwap(false, true) {
+		// Another kernel call holds the pool (a call from inside a chunk,
+		// or from another goroutine): goroutines of its own.
+		var wg sync.WaitGroup
+		for c := range chunks - 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lo, hi := bounds(c)
+				fn(c, lo, hi)
+			}()
+		}
+		lo, hi := bounds(chunks - 1)
+		fn(chunks-1, lo, hi)
+		wg.Wait()
+		return chunks
+	}
+	defer pool.busy.Store(false)
+	t := &poolTask{fn: fn, bounds: bounds}
+	t.pending.Store(int32(chunks - 1))
+	pool.grow(chunks - 1)
+	for c := range chunks - 1 {
+		pool.workers[c].post(t, c)
+	}
+	lo, hi := bounds(chunks - 1)
+	fn(chunks-1, lo, hi)
+	// The workers' chunks end about when this one does: spin, yielding
+	// only if they take long (more threads than processors).
+	var waited time.Time
+	for i := 0; t.pending.Load() > 0; i++ {
+		if i%256 == 255 {
+			if waited.IsZero() {
+				waited = time.Now()
+			} else if time.Since(waited) > spinFor {
+				runtime.Gosched()
+			}
+		}
+	}
 	return chunks
+}
+
+// The pool keeps Threads()−1 worker goroutines for parallelIndexed. A
+// kernel call posts its chunks to them and runs the last itself. Between
+// calls a worker spins for a while before it parks: inference runs
+// hundreds of small kernel calls per sentence, and waking a parked
+// goroutine (a futex call, several microseconds) would cost more than many
+// of the chunks (the OpenMP and ONNX Runtime thread pools spin for the same
+// reason).
+var pool workerPool
+
+type workerPool struct {
+	busy    atomic.Bool
+	mu      sync.Mutex
+	workers []*worker
+}
+
+// poolTask is one kernel call's chunks.
+type poolTask struct {
+	fn      func(chunk, lo, hi int)
+	bounds  func(c int) (lo, hi int)
+	pending atomic.Int32
+}
+
+type worker struct {
+	job    atomic.Pointer[poolJob]
+	parked atomic.Bool
+	wake   chan struct{}
+}
+
+type poolJob struct {
+	t *poolTask
+	c int
+}
+
+// spinFor is how long an idle worker spins before it parks.
+const spinFor = 50 * time.Microsecond
+
+// grow starts workers until there are n.
+func (p *workerPool) grow(n int) {
+	if len(p.workers) >= n {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.workers) < n {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go w.run()
+	}
+}
+
+// post gives chunk c of t to w, waking it if it has parked.
+func (w *worker) post(t *poolTask, c int) {
+	w.job.Store(&poolJob{t: t, c: c})
+	if w.parked.CompareAndSwap(true, false) {
+		w.wake <- struct{}{}
+	}
+}
+
+func (w *worker) run() {
+	for {
+		idle := time.Now()
+		for i := 0; ; i++ {
+			if j := w.job.Swap(nil); j != nil {
+				lo, hi := j.t.bounds(j.c)
+				j.t.fn(j.c, lo, hi)
+				j.t.pending.Add(-1)
+				idle, i = time.Now(), 0
+				continue
+			}
+			if i%256 == 255 && time.Since(idle) > spinFor {
+				break
+			}
+		}
+		w.parked.Store(true)
+		if j := w.job.Load(); j != nil {
+			// Posted while parking: the poster may or may not have seen
+			// parked; take the job either way (a stray wake-up is harmless).
+			w.parked.Store(false)
+			continue
+		}
+		<-w.wake
+	}
 }
