@@ -29,6 +29,9 @@ func helper(mode string) int {
 	if mode == "die" && c.Rank() == 1 {
 		os.Exit(3)
 	}
+	if mode == "bandwidth" {
+		return bandwidth(c)
+	}
 	a := []float32{float32(c.Rank() + 1), 10}
 	b := make([]float32, 1000)
 	for i := range b {
@@ -64,6 +67,45 @@ func helper(mode string) int {
 		return 1
 	}
 	return 0
+}
+
+// bandwidth times sum all-reduces of 4 MB, 8 MB (hiertune's bucket) and
+// 32 MB on every rank and prints rank 0's view.
+func bandwidth(c *Comm) int {
+	for _, n := range []int{1 << 20, 2 << 20, 8 << 20} {
+		buf := make([]float32, n)
+		c.SumFloat32(buf) // warm up
+		c.Barrier()
+		start := time.Now()
+		for range 10 {
+			if err := c.SumFloat32(buf); err != nil {
+				fmt.Println(err)
+				return 1
+			}
+		}
+		el := time.Since(start).Seconds() / 10
+		if c.Rank() == 0 {
+			fmt.Printf("all-reduce of %d MB on %d ranks: %.2f ms, %.2f GB/s\n", 4*n>>20, c.Size(), 1000*el, float64(4*n)/el/1e9)
+		}
+	}
+	c.Finalize()
+	return 0
+}
+
+// TestAllreduceBandwidth measures sum all-reduces on two ranks of this
+// machine (docs/distributed.md); only with HIERTUNE_MPI_BANDWIDTH=1, as it
+// measures rather than checks:
+//
+//	HIERTUNE_MPI_BANDWIDTH=1 go test ./mpi -run Bandwidth -v
+func TestAllreduceBandwidth(t *testing.T) {
+	if os.Getenv("HIERTUNE_MPI_BANDWIDTH") != "1" {
+		t.Skip("a measurement: set HIERTUNE_MPI_BANDWIDTH=1")
+	}
+	out, err, _ := mpirun(t, 2, "bandwidth", 5*time.Minute)
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+	t.Log("\n" + out)
 }
 
 func TestWorldOfOne(t *testing.T) {

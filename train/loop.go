@@ -211,6 +211,7 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 	var updTokens, updPadded int // this rank's, in the current update
 	var shown float64            // the loss of this rank's last step
 	var commSecs float64         // spent summing over the ranks since the last record
+	var waitSecs float64         // spent waiting for the other ranks since then
 	var updates int              // the updates since the last record
 	for l.state.Step < l.Steps {
 		s := l.state.Step
@@ -257,7 +258,14 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		}
 		if (s+1)%c.Accumulate == 0 {
 			if comm != nil {
+				// The wait for the slowest rank (their micro-batches
+				// differ in length) is measured apart from the sums.
+				tw := time.Now()
+				if err := comm.Barrier(); err != nil {
+					return err
+				}
 				tc := time.Now()
+				waitSecs += tc.Sub(tw).Seconds()
 				if err := sumGradients(comm, l.params); err != nil {
 					return err
 				}
@@ -307,7 +315,9 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 			if comm != nil && updates > 0 {
 				rec["allreduce_ms_per_update"] = 1000 * commSecs / float64(updates)
 				rec["allreduce_share"] = commSecs / secs
-				commSecs, updates = 0, 0
+				rec["rank_wait_ms_per_update"] = 1000 * waitSecs / float64(updates)
+				rec["rank_wait_share"] = waitSecs / secs
+				commSecs, waitSecs, updates = 0, 0, 0
 			}
 			for i, g := range l.Groups {
 				rec[g.Metric] = l.opts[i].LR
