@@ -29,9 +29,9 @@ type result struct {
 }
 
 // batcher runs the model on batches of the sentences of concurrent
-// requests: it takes the first waiting sentence, waits up to maxWait for
-// more (up to maxBatch), and runs them together, grouped by length as
-// predict groups them. It is the only goroutine that runs the model.
+// requests: it takes the sentences waiting (up to maxBatch), waits up to
+// maxWait for more if it is set, and runs them together, grouped by length
+// as predict groups them. It is the only goroutine that runs the model.
 type batcher struct {
 	m        *model.Model
 	queue    chan *job
@@ -41,11 +41,14 @@ type batcher struct {
 	maxWait  time.Duration
 	metrics  *metrics
 	done     chan struct{}
+	// arena holds the batches' intermediate tensors, kept from batch to
+	// batch: fresh memory for every batch cost more than the model.
+	arena *kernels.Arena
 }
 
 func newBatcher(m *model.Model, capacity, maxBatch int, maxWait time.Duration, mt *metrics) *batcher {
 	return &batcher{m: m, queue: make(chan *job, capacity), capacity: int64(capacity), maxBatch: maxBatch,
-		maxWait: maxWait, metrics: mt, done: make(chan struct{})}
+		maxWait: maxWait, metrics: mt, done: make(chan struct{}), arena: kernels.NewArena()}
 }
 
 // admit reserves room for n sentences, or reports that the queue is full.
@@ -83,17 +86,28 @@ func (b *batcher) run(stop <-chan struct{}) {
 			}
 		}
 		jobs := []*job{first}
-		timer := time.NewTimer(b.maxWait)
-	collect:
+	waiting: // what arrived while the last batch ran
 		for len(jobs) < b.maxBatch {
 			select {
 			case j := <-b.queue:
 				jobs = append(jobs, j)
-			case <-timer.C:
-				break collect
+			default:
+				break waiting
 			}
 		}
-		timer.Stop()
+		if len(jobs) < b.maxBatch && b.maxWait > 0 {
+			timer := time.NewTimer(b.maxWait)
+		collect:
+			for len(jobs) < b.maxBatch {
+				select {
+				case j := <-b.queue:
+					jobs = append(jobs, j)
+				case <-timer.C:
+					break collect
+				}
+			}
+			timer.Stop()
+		}
 		b.process(jobs)
 	}
 }
@@ -113,8 +127,7 @@ func (b *batcher) process(jobs []*job) {
 		}
 		byDataset[j.d] = append(byDataset[j.d], j)
 	}
-	arena := kernels.NewArena()
-	kernels.UseArena(arena)
+	kernels.UseArena(b.arena)
 	defer kernels.UseArena(nil)
 	for _, d := range order {
 		js := byDataset[d]
@@ -152,6 +165,6 @@ func (b *batcher) process(jobs []*job) {
 			}
 			j.out <- res
 		}
-		arena.Reset()
+		b.arena.Reset()
 	}
 }

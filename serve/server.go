@@ -33,8 +33,11 @@ import (
 
 // Config sets the server's batching and limits.
 type Config struct {
-	// MaxBatch is the most sentences run together [32]; MaxWait how long
-	// the first sentence of a batch waits for others [5ms].
+	// MaxBatch is the most sentences run together [32]. A batch takes
+	// the sentences waiting when the model is free (those that arrived
+	// while the last batch ran); MaxWait, if set, is how long its first
+	// sentence then waits for more [0: not at all, which costs a lone
+	// client no latency].
 	MaxBatch int
 	MaxWait  time.Duration
 	// Queue is the most sentences waiting or running [1024]; a request
@@ -53,9 +56,6 @@ type Config struct {
 func (c *Config) Defaults() {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 32
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = 5 * time.Millisecond
 	}
 	if c.Queue == 0 {
 		c.Queue = 1024
