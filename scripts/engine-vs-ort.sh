@@ -29,7 +29,7 @@ for line in sys.stdin:
     rows.setdefault((run, int(batch)), []).append((float(go), float(ort)))
 def ms(v):
     return f"{st.mean(v):.3f} ± {st.stdev(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
-print(f"{\"run\":36} {\"batch\":>5} {\"hiertune tok/s\":>15} {\"ORT tok/s\":>10} {\"hiertune / ORT\":>16}")
+print("%-36s %5s %15s %10s %16s" % ("run", "batch", "hiertune tok/s", "ORT tok/s", "hiertune / ORT"))
 for (run, batch), v in rows.items():
     go = [g for g, _ in v]; ort = [o for _, o in v]
     print(f"{run:36} {batch:5d} {st.mean(go):15.0f} {st.mean(ort):10.0f} {ms([g / o for g, o in v]):>16}")
