@@ -129,6 +129,9 @@ type poolJob struct {
 // spinFor is how long an idle worker spins before it parks.
 const spinFor = 50 * time.Microsecond
 
+// shortChunk is the longest chunk after which a worker spins.
+const shortChunk = 100 * time.Microsecond
+
 // grow starts workers until there are n.
 func (p *workerPool) grow(n int) {
 	if len(p.workers) >= n {
@@ -154,12 +157,19 @@ func (w *worker) post(t *poolTask, c int) {
 func (w *worker) run() {
 	for {
 		idle := time.Now()
-		for i := 0; ; i++ {
+		spin := true // parked: spin once woken
+		for i := 0; spin || i == 0; i++ {
 			if j := w.job.Swap(nil); j != nil {
 				lo, hi := j.t.bounds(j.c)
+				start := time.Now()
 				j.t.fn(j.c, lo, hi)
 				j.t.pending.Add(-1)
 				idle, i = time.Now(), 0
+				// Spin after short chunks only: after long ones the next
+				// call's wake-up costs little against its work, and a
+				// spinning thread slows large products (measured: 20% of
+				// bert-mini's inference at 16 × 128 tokens).
+				spin = idle.Sub(start) < shortChunk
 				continue
 			}
 			if i%256 == 255 && time.Since(idle) > spinFor {
