@@ -19,7 +19,7 @@ import (
 	"github.com/hiertune/hiertune/internal/atomicfile"
 )
 
-//go:embed tiny-random default
+//go:embed tiny-random default deep
 var files embed.FS
 
 // Default is the name of the checkpoint used when none is given.
