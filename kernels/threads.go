@@ -47,11 +47,10 @@ func parallelIndexed(n, grain int, fn func(chunk, lo, hi int)) int {
 		return 1
 	}
 	// Chunk c is [starts[c], starts[c+1]): the sizes differ by one at most.
-	starts := make([]int, chunks+1)
+	t := &poolTask{fn: fn, starts: make([]int, chunks+1)}
 	for c := range chunks {
-		starts[c+1] = starts[c] + (n-starts[c])/(chunks-c)
+		t.starts[c+1] = t.starts[c] + (n-t.starts[c])/(chunks-c)
 	}
-	bounds := func(c int) (lo, hi int) { return starts[c], starts[c+1] }
 	if !pool.busy.CompareAndSwap(false, true) {
 		// Another kernel call holds the pool (a call from inside a chunk,
 		// or from another goroutine): goroutines of its own.
@@ -60,24 +59,20 @@ func parallelIndexed(n, grain int, fn func(chunk, lo, hi int)) int {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				lo, hi := bounds(c)
-				fn(c, lo, hi)
+				t.run(c)
 			}()
 		}
-		lo, hi := bounds(chunks - 1)
-		fn(chunks-1, lo, hi)
+		t.run(chunks - 1)
 		wg.Wait()
 		return chunks
 	}
 	defer pool.busy.Store(false)
-	t := &poolTask{fn: fn, bounds: bounds}
 	t.pending.Store(int32(chunks - 1))
 	pool.grow(chunks - 1)
 	for c := range chunks - 1 {
 		pool.workers[c].post(t, c)
 	}
-	lo, hi := bounds(chunks - 1)
-	fn(chunks-1, lo, hi)
+	t.run(chunks - 1)
 	// The workers' chunks end about when this one does: spin, yielding
 	// only if they take long (more threads than processors).
 	var waited time.Time
@@ -108,12 +103,16 @@ type workerPool struct {
 	workers []*worker
 }
 
-// poolTask is one kernel call's chunks.
+// poolTask is one kernel call's chunks: chunk c is [starts[c],
+// starts[c+1]); pending counts those posted to workers and not yet done.
 type poolTask struct {
 	fn      func(chunk, lo, hi int)
-	bounds  func(c int) (lo, hi int)
+	starts  []int
 	pending atomic.Int32
 }
+
+// run runs chunk c.
+func (t *poolTask) run(c int) { t.fn(c, t.starts[c], t.starts[c+1]) }
 
 type worker struct {
 	job    atomic.Pointer[poolJob]
@@ -156,26 +155,7 @@ func (w *worker) post(t *poolTask, c int) {
 
 func (w *worker) run() {
 	for {
-		idle := time.Now()
-		spin := true // parked: spin once woken
-		for i := 0; spin || i == 0; i++ {
-			if j := w.job.Swap(nil); j != nil {
-				lo, hi := j.t.bounds(j.c)
-				start := time.Now()
-				j.t.fn(j.c, lo, hi)
-				j.t.pending.Add(-1)
-				idle, i = time.Now(), 0
-				// Spin after short chunks only: after long ones the next
-				// call's wake-up costs little against its work, and a
-				// spinning thread slows large products (measured: 20% of
-				// bert-mini's inference at 16 × 128 tokens).
-				spin = idle.Sub(start) < shortChunk
-				continue
-			}
-			if i%256 == 255 && time.Since(idle) > spinFor {
-				break
-			}
-		}
+		w.runJobs()
 		w.parked.Store(true)
 		if j := w.job.Load(); j != nil {
 			// Posted while parking: the poster may or may not have seen
@@ -184,5 +164,29 @@ func (w *worker) run() {
 			continue
 		}
 		<-w.wake
+	}
+}
+
+// runJobs runs the chunks posted to w, spinning between them, until it has
+// been idle for spinFor — or at once after a long chunk: then the next
+// call's wake-up costs little against its work, and a spinning thread
+// slows large products (measured: 20% of bert-mini's inference at
+// 16 × 128 tokens).
+func (w *worker) runJobs() {
+	idle := time.Now()
+	for i := 1; ; i++ {
+		if j := w.job.Swap(nil); j != nil {
+			start := time.Now()
+			j.t.run(j.c)
+			j.t.pending.Add(-1)
+			idle, i = time.Now(), 0
+			if idle.Sub(start) >= shortChunk {
+				return
+			}
+			continue
+		}
+		if i%256 == 0 && time.Since(idle) > spinFor {
+			return
+		}
 	}
 }
