@@ -94,19 +94,16 @@ func OnRankZero(c *mpi.Comm, what string, f func() error) error {
 		return f()
 	}
 	var err error
-	failed := []float64{0}
 	if c.Rank() == 0 {
-		if err = f(); err != nil {
-			failed[0] = 1
-		}
+		err = f()
 	}
-	if rerr := c.MaxFloat64(failed); rerr != nil {
-		return rerr
-	}
+	failed, rerr := anyRank(c, err != nil)
 	switch {
+	case rerr != nil:
+		return rerr
 	case c.Rank() == 0:
 		return err
-	case failed[0] != 0:
+	case failed:
 		return fmt.Errorf("rank %d: rank 0 could not %s", c.Rank(), what)
 	}
 	return nil
@@ -129,10 +126,10 @@ func SumShards(c *mpi.Comm, v []float64) error {
 // BucketBytes is the size of the buckets gradients are summed in.
 const BucketBytes = 8 << 20
 
-// agreeToStop tells every rank whether any wants to stop.
-func agreeToStop(c *mpi.Comm, stop bool) (bool, error) {
+// anyRank tells every rank whether flag is set on any of them.
+func anyRank(c *mpi.Comm, flag bool) (bool, error) {
 	v := []float64{0}
-	if stop {
+	if flag {
 		v[0] = 1
 	}
 	if err := c.MaxFloat64(v); err != nil {

@@ -219,7 +219,7 @@ func (l *Loop) loop(ctx context.Context, arena *kernels.Arena) error {
 		switch {
 		case comm != nil && s%c.Accumulate == 0:
 			// Every rank stops at the same update, or none does.
-			stop, err := agreeToStop(comm, interrupted(ctx) || timeUp)
+			stop, err := anyRank(comm, interrupted(ctx) || timeUp)
 			if err != nil {
 				return err
 			}

@@ -45,10 +45,16 @@ func mpirunHiertune(t *testing.T, n int, args ...string) (string, error) {
 	skipWithoutMPI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	out, err := mpirunCommand(ctx, n, args...).CombinedOutput()
+	return string(out), err
+}
+
+// mpirunCommand is the command running hiertune's command line as n ranks
+// (this test binary, as TestMain lets it).
+func mpirunCommand(ctx context.Context, n int, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "mpirun", append([]string{"-np", strconv.Itoa(n), "--oversubscribe", "-x", "HIERTUNE_AS_MAIN", "-x", "HIERTUNE_CACHE", os.Args[0]}, args...)...)
 	cmd.Env = append(os.Environ(), "HIERTUNE_AS_MAIN=1", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return cmd
 }
 
 // TestDataParallelIsExact trains the same job on one process and on two
@@ -173,8 +179,7 @@ train: {batch_size: 8, accumulate: 2, steps: 100000, threads: 1, save_every: 20,
 	out := filepath.Join(dir, "run")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "mpirun", "-np", "2", "--oversubscribe", "-x", "HIERTUNE_AS_MAIN", "-x", "HIERTUNE_CACHE", os.Args[0], "finetune", "--config", cfg, "--output", out)
-	cmd.Env = append(os.Environ(), "HIERTUNE_AS_MAIN=1", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+	cmd := mpirunCommand(ctx, 2, "finetune", "--config", cfg, "--output", out)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
